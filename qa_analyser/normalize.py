@@ -1,0 +1,271 @@
+"""Text normalisation for matching recognised speech against script wording.
+
+Both sides (transcript words and script text) go through the same functions, so any canonical
+form works as long as it is applied to both. The choices:
+
+- lower case; punctuation dropped (a clause boundary is remembered for negation scope);
+- numbers to spoken words: "10%" → "ten percent", "£40" → "forty pounds", "2" → "two",
+  "14th" → "fourteenth", "2026" → "twenty twenty six", "10:30" → "ten thirty";
+- contractions expanded: "I'm" → "i am", "can't" → "can not", "won't" → "will not", "it's" → "it is",
+  a possessive "'s" is dropped ("brightwater's" → "brightwater");
+- fillers (um, uh, erm, ...) removed; hyphenated words split;
+- US spellings mapped to British ("realize" → "realise", "color" → "colour").
+
+Every output `Token` keeps the index of the input word it came from, so a match over tokens can be
+mapped back to transcript `Word`s and their times. `Token.key` is a light stem used for matching
+("calling" → "call", "recorded" → "record", "thanks" → "thank").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "FILLERS",
+    "Token",
+    "normalize_text",
+    "normalize_words",
+    "number_to_words",
+    "stem",
+]
+
+FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "erm", "er", "err", "hmm", "hm", "mm", "mhm", "ah", "eh"})
+
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ORDINAL_IRREGULAR = {
+    "one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
+    "nine": "ninth", "twelve": "twelfth",
+}
+_CURRENCY = {"£": ("pound", "pounds"), "$": ("dollar", "dollars"), "€": ("euro", "euros")}
+_CENTS = {"£": "pence", "$": "cents", "€": "cents"}
+
+_CONTRACTIONS = {
+    "can't": "can not", "cannot": "can not", "won't": "will not", "shan't": "shall not",
+    "ain't": "is not", "let's": "let us", "y'all": "you all", "gonna": "going to", "wanna": "want to",
+    "gotta": "got to", "o'clock": "oclock", "ma'am": "madam",
+}
+# "'s" means "is" after these; elsewhere it is a possessive and dropped
+_S_IS = frozenset(
+    "it he she that what there here who where how when why this everything nothing something everyone".split()
+)
+_SUFFIXES = (("n't", " not"), ("'re", " are"), ("'ve", " have"), ("'ll", " will"), ("'d", " would"), ("'m", " am"))
+
+_US_TO_UK = {
+    "color": "colour", "colors": "colours", "favor": "favour", "favorite": "favourite", "honor": "honour",
+    "behavior": "behaviour", "neighbor": "neighbour", "labor": "labour", "center": "centre",
+    "theater": "theatre", "license": "licence", "program": "programme", "canceled": "cancelled",
+    "canceling": "cancelling", "traveled": "travelled", "catalog": "catalogue", "mom": "mum",
+    "percents": "percent", "okay": "ok", "okey": "ok", "alright": "all right",
+}
+_ZE = re.compile(r"(?<=[a-z]{2})iz(e|es|ed|ing|ation|ations)$")
+
+_PUNCT_BOUNDARY = re.compile(r"[.,;:!?]$")
+_NUMBERISH = re.compile(r"^([£$€])?(\d[\d,]*)(\.\d+)?(%|st|nd|rd|th|s|k|m)?$")
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+_KEEP = re.compile(r"[^a-z0-9'£$€%.,:\-\s]")
+
+
+@dataclass(frozen=True)
+class Token:
+    """One normalised token and the index of the input word it came from."""
+
+    text: str  # canonical form (what evidence quotes show)
+    key: str  # stem used for matching
+    source: int  # index into the input word sequence
+    clause_start: bool = False  # first token after a clause boundary (punctuation, turn change)
+
+
+def number_to_words(n: int) -> list[str]:
+    """Cardinal number as British spoken words: 180 → one hundred and eighty."""
+    if n < 0:
+        return ["minus", *number_to_words(-n)]
+    if n < 20:
+        return [_ONES[n]]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return [_TENS[tens]] + ([_ONES[ones]] if ones else [])
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        return [_ONES[hundreds], "hundred"] + (["and", *number_to_words(rest)] if rest else [])
+    for size, name in ((10**9, "billion"), (10**6, "million"), (1000, "thousand")):
+        if n >= size:
+            high, rest = divmod(n, size)
+            words = [*number_to_words(high), name]
+            if rest:
+                words += (["and"] if rest < 100 else []) + number_to_words(rest)
+            return words
+    return [str(n)]
+
+
+def _year_words(n: int) -> list[str]:
+    if 2000 <= n <= 2009:
+        return number_to_words(n)
+    high, low = divmod(n, 100)
+    if low == 0:
+        return [*number_to_words(high), "hundred"]
+    return number_to_words(high) + (["oh", _ONES[low]] if low < 10 else number_to_words(low))
+
+
+def _ordinal(words: list[str]) -> list[str]:
+    last = words[-1]
+    if last in _ORDINAL_IRREGULAR:
+        last = _ORDINAL_IRREGULAR[last]
+    elif last.endswith("y"):
+        last = last[:-1] + "ieth"
+    else:
+        last += "th"
+    return [*words[:-1], last]
+
+
+def _digits_to_words(raw: str) -> list[str] | None:
+    """Spoken form of a token that is a number ("£40", "10%", "14th", "2.5", "10:30"), else None."""
+    t = _TIME.match(raw)
+    if t:
+        hours, minutes = int(t.group(1)), int(t.group(2))
+        return number_to_words(hours) + ([] if minutes == 0 else
+                                         (["oh", _ONES[minutes]] if minutes < 10 else number_to_words(minutes)))
+    m = _NUMBERISH.match(raw)
+    if not m:
+        return None
+    currency, digits, decimals, suffix = m.group(1), m.group(2), m.group(3), m.group(4)
+    plain = digits.replace(",", "")
+    if not plain.isdigit():
+        return None
+    n = int(plain)
+    if currency is None and suffix is None and decimals is None and "," not in digits and len(plain) == 4 \
+            and 1100 <= n <= 2099:
+        return _year_words(n)
+    if currency is None and suffix is None and decimals is None and "," not in digits and (
+            len(plain) >= 5 or (len(plain) > 1 and plain.startswith("0"))):
+        # account and phone numbers are read digit by digit
+        return [_ONES[int(d)] for d in plain]
+    words = number_to_words(n)
+    if suffix in ("st", "nd", "rd", "th"):
+        return _ordinal(words)
+    if suffix == "k":
+        words = [*words, "thousand"]
+    elif suffix == "m":
+        words = [*words, "million"]
+    elif suffix == "s":  # "1990s" → nineteen nineties
+        words = _year_words(n) if 1100 <= n <= 2099 else words
+        last = words[-1]
+        words = [*words[:-1], last[:-1] + "ies" if last.endswith("y") else last + "s"]
+    cents: list[str] = []
+    if decimals:
+        frac = decimals[1:]
+        if currency is not None and len(frac) == 2:
+            if int(frac):
+                cents = ["and", *number_to_words(int(frac)), _CENTS[currency]]
+        else:
+            words = [*words, "point", *(_ONES[int(d)] for d in frac)]
+    if currency is not None:
+        singular, plural = _CURRENCY[currency]
+        words = [*words, singular if n == 1 and not decimals else plural, *cents]
+    if suffix == "%":
+        words = [*words, "percent"]
+    return words
+
+
+def _expand_contraction(word: str) -> list[str]:
+    if word in _CONTRACTIONS:
+        return _CONTRACTIONS[word].split()
+    if word.endswith("'s"):
+        base = word[:-2]
+        return [base, "is"] if base in _S_IS else [base]
+    if word.endswith("s'"):  # plural possessive
+        return [word[:-1]]
+    for suffix, expansion in _SUFFIXES:
+        if word.endswith(suffix) and len(word) > len(suffix):
+            return (word[: -len(suffix)] + expansion).split()
+    return [word]
+
+
+def _spelling(word: str) -> str:
+    word = _US_TO_UK.get(word, word)
+    return _ZE.sub(lambda m: "is" + m.group(1), word)
+
+
+def stem(word: str) -> str:
+    """A light suffix-stripping stem, the same for both sides: calling/called/calls → call."""
+    w = word
+    if len(w) > 5 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 5 and w.endswith("ied"):
+        return w[:-3] + "y"
+    for suffix in ("ing", "ed"):
+        if len(w) > len(suffix) + 2 and w.endswith(suffix):
+            w = w[: -len(suffix)]
+            # stopped → stop, but not "call" → "cal"
+            if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
+                w = w[:-1]
+            return w
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    return w
+
+
+def _word_pieces(raw: str) -> tuple[list[str], bool]:
+    """Canonical pieces of one raw word, and whether a clause boundary follows it."""
+    text = raw.strip().lower().replace("’", "'").replace("‘", "'")
+    boundary = bool(_PUNCT_BOUNDARY.search(text))
+    text = _KEEP.sub(" ", text)
+    pieces: list[str] = []
+    for chunk in text.split():
+        # hyphens split words ("well-known", "re-bill"); a leading minus is not worth keeping
+        for part in chunk.replace("-", " ").split():
+            part = part.strip("'.,:")
+            if not part:
+                continue
+            spoken = _digits_to_words(part.replace("'", ""))
+            if spoken is not None:
+                pieces.extend(spoken)
+                continue
+            part = part.replace(",", " ").replace(":", " ")
+            for sub in part.split():
+                for piece in _expand_contraction(sub.replace(".", "")):
+                    piece = piece.replace("'", "")
+                    if piece and piece not in FILLERS:
+                        pieces.extend(_spelling(piece).split())
+    return pieces, boundary
+
+
+def _merge_per_cent(tokens: list[Token]) -> list[Token]:
+    out: list[Token] = []
+    for tok in tokens:
+        if tok.text == "cent" and out and out[-1].text == "per":
+            prev = out.pop()
+            out.append(Token("percent", "percent", prev.source, prev.clause_start))
+        else:
+            out.append(tok)
+    return out
+
+
+def normalize_words(words: Sequence[str], *, boundaries: Iterable[int] = ()) -> list[Token]:
+    """Normalise a sequence of raw words; each token records the index of its source word.
+
+    `boundaries`: indices of words that start a new turn (a clause boundary for negation scope).
+    """
+    turn_starts = set(boundaries)
+    tokens: list[Token] = []
+    boundary_next = True
+    for i, raw in enumerate(words):
+        pieces, boundary_after = _word_pieces(raw)
+        starts = boundary_next or i in turn_starts
+        for j, piece in enumerate(pieces):
+            tokens.append(Token(piece, stem(piece), i, starts and j == 0))
+        if pieces:
+            boundary_next = boundary_after
+        else:
+            boundary_next = boundary_next or boundary_after
+    return _merge_per_cent(tokens)
+
+
+def normalize_text(text: str) -> str:
+    """The canonical form of a text, words joined by single spaces."""
+    return " ".join(t.text for t in normalize_words(text.split()))
