@@ -267,7 +267,7 @@ class _Parser:
         item_nodes: dict[str, tuple[Item, dict[str, tuple[Node, Node]]]],
         defined: set[str],
     ) -> Section:
-        where = f"section #{index}"
+        where = _name(node, "section", f"section #{index}")
         fields = self.mapping(node, where, _SECTION_KEYS)
         section_id = self.ident(self.require(fields, "id", node, where), "section id")
         where = f"section '{section_id}'"
@@ -289,13 +289,7 @@ class _Parser:
     def item(
         self, node: Node, section_id: str, index: int, defined: set[str]
     ) -> tuple[Item, dict[str, tuple[Node, Node]]]:
-        where = f"item #{index} of section '{section_id}'"
-        if isinstance(node, MappingNode):
-            # Name the item by its id in messages as soon as it has one.
-            for key_node, value_node in node.value:
-                if isinstance(key_node, ScalarNode) and key_node.value == "id" and isinstance(value_node, ScalarNode):
-                    if value_node.value.strip():
-                        where = f"item '{value_node.value.strip()}'"
+        where = _name(node, "item", f"item #{index} of section '{section_id}'")
         fields = self.mapping(node, where, _ITEM_KEYS)
         item_id = self.ident(self.require(fields, "id", node, where), "item id")
         text = self.text(self.require(fields, "text", node, where), f"text of {where}")
@@ -342,12 +336,7 @@ class _Parser:
         return item, fields
 
     def prohibited(self, node: Node, index: int, defined: set[str]) -> ProhibitedRule:
-        where = f"prohibited rule #{index}"
-        if isinstance(node, MappingNode):
-            for key_node, value_node in node.value:
-                if isinstance(key_node, ScalarNode) and key_node.value == "id" and isinstance(value_node, ScalarNode):
-                    if value_node.value.strip():
-                        where = f"prohibited rule '{value_node.value.strip()}'"
+        where = _name(node, "prohibited rule", f"prohibited rule #{index}")
         fields = self.mapping(node, where, _PROHIBITED_KEYS)
         rule_id = self.ident(self.require(fields, "id", node, where), "prohibited id")
         phrases_node = self.require(fields, "phrases", node, where)
@@ -407,6 +396,16 @@ class _Parser:
 
 
 _SCALARS = yaml.SafeLoader("")  # only its scalar constructors are used (YAML 1.1 ints, floats, bools)
+
+
+def _name(node: Node, label: str, fallback: str) -> str:
+    """How messages name a section, item or rule: by its id as soon as it has one."""
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == "id" and isinstance(value_node, ScalarNode):
+                if value_node.value.strip():
+                    return f"{label} '{value_node.value.strip()}'"
+    return fallback
 
 
 def _describe(node: Node) -> str:

@@ -1,0 +1,308 @@
+"""Script loading: valid files, every schema error with its line, folders, and the pick rule."""
+
+from __future__ import annotations
+
+import hashlib
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from qa_analyser.datatypes import Item, ProhibitedRule, Section
+from qa_analyser.errors import ConfigError, ScriptError
+from qa_analyser.scripts import ScriptSet, load_script, load_scripts
+
+VALID = """\
+id: energy-inbound
+version: 3
+name: Brightwater Energy - inbound service
+language: en
+variables:
+  company: Brightwater Energy
+sections:
+  - id: opening
+    items:
+      - id: greeting
+        text: "Thank you for calling {company}, my name is {agent_name}."
+        alternatives: ["You're through to {company}, {agent_name} speaking."]
+        weight: 10
+        within_seconds: 30
+      - id: recording_notice
+        text: This call is recorded.
+        critical: true
+        verbatim: true
+        after: greeting
+  - id: resolution
+    items:
+      - id: retention_offer
+        text: I can offer you a loyalty discount.
+        speaker: agent
+        weight: 15
+        when_customer_says: cancel my account
+prohibited:
+  - id: threat
+    phrases: ["we will take you to court", "you could be arrested"]
+    weight: 25
+    critical: true
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "script.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> ScriptError:
+    path = write(tmp_path, text)
+    with pytest.raises(ScriptError) as info:
+        load_script(path)
+    assert str(info.value).startswith(f"{path}:"), str(info.value)
+    return info.value
+
+
+def test_valid_script_round_trip(tmp_path):
+    path = write(tmp_path, VALID)
+    script = load_script(path)
+    assert script.id == "energy-inbound"
+    assert script.version == "3"  # a number in YAML, kept as text
+    assert script.name == "Brightwater Energy - inbound service"
+    assert script.variables == (("company", "Brightwater Energy"),)
+    assert script.path == str(path)
+    assert script.source == VALID
+    assert script.content_hash == hashlib.sha256(VALID.encode()).hexdigest()
+    assert script.sections[0] == Section(
+        id="opening",
+        items=(
+            Item(
+                id="greeting",
+                section="opening",
+                text="Thank you for calling {company}, my name is {agent_name}.",
+                alternatives=("You're through to {company}, {agent_name} speaking.",),
+                weight=10.0,
+                within_seconds=30.0,
+                line=10,
+            ),
+            Item(
+                id="recording_notice",
+                section="opening",
+                text="This call is recorded.",
+                critical=True,
+                verbatim=True,
+                after="greeting",
+                line=15,
+            ),
+        ),
+    )
+    offer = script.item("retention_offer")
+    assert offer.when_customer_says == ("cancel my account",)  # a single string is a list of one
+    assert offer.kind == "conditional"
+    assert script.prohibited == (
+        ProhibitedRule(
+            id="threat",
+            phrases=("we will take you to court", "you could be arrested"),
+            weight=25.0,
+            critical=True,
+            line=28,
+        ),
+    )
+
+
+def test_defaults_and_version_text_as_written(tmp_path):
+    script = load_script(
+        write(
+            tmp_path,
+            """\
+            id: s
+            version: 3.10
+            sections:
+              - id: a
+                items:
+                  - id: b
+                    text: hello
+            """,
+        )
+    )
+    assert script.version == "3.10"
+    assert script.name == "s" and script.language == "en" and script.prohibited == ()
+    item = script.item("b")
+    assert (item.speaker, item.weight, item.critical, item.verbatim) == ("agent", 1.0, False, False)
+
+
+def test_shared_eval_scripts_load():
+    root = Path(__file__).resolve().parents[2] / "shared" / "eval"
+    paths = sorted(root.glob("*/scripts/*.yaml")) if root.exists() else []
+    if not paths:
+        pytest.skip("shared eval scripts not present")
+    for path in paths:
+        assert load_script(path).items
+
+
+BASE = """\
+id: s
+version: "1"
+sections:
+  - id: a
+    items:
+      - id: b
+        text: hello
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        # unknown key with a suggestion, at the key's line
+        (BASE + "        weigth: 3\n", 8, "unknown key 'weigth' in item 'b' (did you mean 'weight'?)"),
+        ("id: s\nversion: '1'\nsectoins: []\n", 3, "unknown key 'sectoins' in the script (did you mean 'sections'?)"),
+        (BASE.replace("  - id: a\n", "  - id: a\n    itemz: 1\n"), 5, "unknown key 'itemz' in section 'a'"),
+        # required keys, at the owning mapping's line
+        ("version: '1'\nsections: []\n", 1, "the script is missing the required key 'id'"),
+        ("id: s\nsections: []\n", 1, "missing the required key 'version'"),
+        ("id: s\nversion: '1'\n", 1, "missing the required key 'sections'"),
+        (BASE.replace("        text: hello\n", ""), 6, "item 'b' is missing the required key 'text'"),
+        (BASE.replace("      - id: b\n        text: hello\n", "      - text: hello\n"), 6, "item #1 of section 'a' is missing the required key 'id'"),
+        # types and values
+        ("id: s\nversion: '1'\nsections: []\n", 3, "sections must not be an empty list"),
+        ("id: s\nversion: '1'\nsections: {a: 1}\n", 3, "sections must be a list"),
+        (BASE + "        weight: -1\n", 8, "weight of item 'b' must be 0 or more"),
+        (BASE + "        weight: heavy\n", 8, "weight of item 'b' must be a number"),
+        (BASE + "        weight: true\n", 8, "weight of item 'b' must be a number"),
+        (BASE + "        within_seconds: 0\n", 8, "within_seconds of item 'b' must be more than 0"),
+        (BASE + "        speaker: supervisor\n", 8, "speaker of item 'b' must be one of agent, customer, any"),
+        (BASE + "        critical: maybe\n", 8, "critical of item 'b' must be true or false"),
+        (BASE + "        when_customer_says: {a: 1}\n", 8, "when_customer_says of item 'b' must be a list of texts"),
+        (BASE + "        when_customer_says: []\n", 8, "when_customer_says of item 'b' must not be an empty list"),
+        (BASE + "        alternatives: [hi, [x]]\n", 8, "each entry of alternatives of item 'b' must be text"),
+        (BASE.replace("text: hello", "text: ''"), 7, "text of item 'b' must not be empty"),
+        (BASE.replace("id: b", "id: two words"), 6, "item id 'two words' is not a valid id"),
+        # cross references
+        (BASE + "      - id: b\n        text: again\n", 8, "duplicate item id 'b' (first used on line 6)"),
+        (BASE + "  - id: a\n    items:\n      - id: c\n        text: x\n", 8, "duplicate section id 'a'"),
+        (BASE + "        after: greting\n", 8, "after of item 'b' names no item of this script: 'greting'"),
+        (BASE + "        after: b\n", 8, "item 'b' cannot come after itself"),
+        (
+            BASE + "        after: c\n      - id: c\n        text: x\n        after: b\n",
+            8,
+            "items' after keys form a loop",
+        ),
+        (BASE.replace("text: hello", "text: hello {compnay}"), 7, "placeholder '{compnay}' in text of item 'b'"),
+        (
+            "variables:\n  company: X\n" + BASE.replace("text: hello", "text: hello {compnay}"),
+            9,
+            "(did you mean '{company}'?)",
+        ),
+        ("variables:\n  agent_name: Tom\n" + BASE, 2, "'agent_name' is built in"),
+        (BASE + "        weight: 1\n        weight: 2\n", 9, "duplicate key 'weight' in item 'b' (first given on line 8)"),
+        # prohibited rules
+        (BASE + "prohibited:\n  - id: p\n    phrases: []\n", 10, "phrases of prohibited rule 'p' must not be an empty list"),
+        (BASE + "prohibited:\n  - id: p\n    phrases: ['']\n", 10, "each entry of phrases of prohibited rule 'p' must not be empty"),
+        (BASE + "prohibited:\n  - id: p\n", 9, "prohibited rule 'p' is missing the required key 'phrases'"),
+        (
+            BASE + "prohibited:\n  - id: p\n    phrases: x\n  - id: p\n    phrases: y\n",
+            11,
+            "duplicate prohibited id 'p' (first used on line 9)",
+        ),
+        (BASE + "prohibited:\n  - id: b\n    phrases: x\n", 9, "prohibited id 'b' is also an item id"),
+        (BASE + "prohibited:\n  - id: p\n    phrases: x\n    critcal: true\n", 11, "(did you mean 'critical'?)"),
+        # not a mapping at all
+        ("- just\n- a list\n", 1, "the script must be a mapping"),
+        ("", 1, "the file is empty"),
+    ],
+)
+def test_schema_errors_name_file_and_line(tmp_path, text, line, fragment):
+    error = error_of(tmp_path, text)
+    assert error.line == line, str(error)
+    assert f":{line}: " in str(error)
+    assert fragment in str(error)
+
+
+def test_yaml_syntax_error_has_line(tmp_path):
+    error = error_of(tmp_path, 'id: s\nversion: "1\nsections: []\n')
+    assert "YAML syntax error" in str(error)
+    assert error.line is not None and error.line >= 2
+    error = error_of(tmp_path, "id: s\nversion: '1'\nsections:\n  - id: a\n   items: []\n")
+    assert error.line == 5
+
+
+def test_not_utf8_names_the_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(b"id: s\nname: caf\xe9\n")
+    with pytest.raises(ScriptError, match=r"bad\.yaml:2: not UTF-8"):
+        load_script(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ScriptError, match="cannot read script file"):
+        load_script(tmp_path / "nope.yaml")
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def make_folder(tmp_path: Path, files: dict[str, str]) -> Path:
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_broken_file_does_not_stop_the_others(tmp_path):
+    folder = make_folder(
+        tmp_path,
+        {
+            "a.yaml": BASE.replace("id: s", "id: alpha"),
+            "b.yml": BASE.replace("id: s", "id: beta"),
+            "broken.yaml": BASE.replace("id: s", "id: gamma") + "        weigth: 1\n",
+            "notes.txt": "not a script",
+        },
+    )
+    found = load_scripts(folder)
+    assert sorted(found.scripts) == ["alpha", "beta"]
+    assert len(found.errors) == 1
+    assert "broken.yaml:8: unknown key 'weigth'" in str(found.errors[0])
+    # a call asking for the broken script gets the file's own error
+    with pytest.raises(ScriptError, match="broken.yaml:8"):
+        found.pick("gamma")
+
+
+def test_duplicate_ids_across_files(tmp_path):
+    folder = make_folder(tmp_path, {"one.yaml": BASE, "two.yaml": BASE.replace('"1"', '"2"')})
+    found = load_scripts(folder)
+    assert found.scripts == {}
+    assert len(found.errors) == 1
+    message = str(found.errors[0])
+    assert "one.yaml" in message and "two.yaml" in message and "duplicate script id 's'" in message
+    with pytest.raises(ScriptError, match="defined in both"):
+        found.pick("s")
+
+
+def test_pick_rules(tmp_path):
+    folder = make_folder(
+        tmp_path,
+        {"a.yaml": BASE.replace("id: s", "id: alpha"), "b.yaml": BASE.replace("id: s", "id: beta")},
+    )
+    found = load_scripts(folder)
+    assert found.pick("beta").id == "beta"
+    assert found.pick(None, default="alpha").id == "alpha"
+    assert found.pick("beta", default="alpha").id == "beta"  # explicit id wins
+    with pytest.raises(ConfigError, match="no script_id.*2 scripts.*alpha, beta"):
+        found.pick(None)
+    with pytest.raises(ConfigError, match=r"'alpah' is not in .*scripts.*did you mean 'alpha'"):
+        found.pick("alpah")
+    with pytest.raises(ConfigError, match="default script 'gone'"):
+        found.pick(None, default="gone")
+
+    only = ScriptSet(folder=folder, scripts={"alpha": found.scripts["alpha"]})
+    assert only.pick(None).id == "alpha"
+    with pytest.raises(ConfigError, match="no usable script"):
+        ScriptSet(folder=folder).pick(None)
+
+
+def test_folder_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_scripts(tmp_path / "missing")
+    (tmp_path / "file.yaml").write_text(BASE)
+    with pytest.raises(ConfigError, match="is not a folder"):
+        load_scripts(tmp_path / "file.yaml")
