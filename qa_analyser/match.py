@@ -58,7 +58,8 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _COVERAGE_MIN_CONTENT = 3  # shorter wordings have too few words for an order-free match
 _COVERAGE_SLACK = 3  # region = wording length + this many tokens
 _KEY_SIMILARITY = 80  # two stems count as the same word (ASR slip) at this fuzz.ratio
-_CLAIM_OVERLAP = 0.5  # a window may share at most this share of its words with a better item's claim
+_CLAIM_OVERLAP = 0.5
+_TURN_GAP_S = 1.0  # a pause this long between segments starts a new turn  # a window may share at most this share of its words with a better item's claim
 
 
 # --------------------------------------------------------------------------- speech
@@ -72,6 +73,8 @@ class Speech:
     word_ids: list[int]  # global index of each word in the transcript
     tokens: list[Token]
     question: list[bool]  # per token: its clause ends with "?"
+    turn_end: np.ndarray  # per token: index one past the last token of its turn
+    turn_start: np.ndarray  # per token: index of the first token of its turn
     _windows: dict[int, list[str]] = field(default_factory=dict)
 
     @property
@@ -97,19 +100,26 @@ def prepare_speech(transcript: Transcript, speaker: str | None) -> Speech:
     """Normalise the words of one speaker (None: everyone), keeping turn and question boundaries."""
     words: list[Word] = []
     word_ids: list[int] = []
-    turn_starts: list[int] = []
+    turn_starts: list[int] = []  # word index where a new turn begins
     gid = 0
+    last_end, last_speaker = -1e9, None
     for seg in sorted(transcript.segments, key=lambda s: (s.start, s.end)):
         first = True
         for w in seg.words:
             if speaker is None or w.speaker == speaker:
-                if first:
+                # a new turn: another speaker, or a pause (mono calls have one "speaker")
+                if first and (w.speaker != last_speaker or w.start - last_end > _TURN_GAP_S):
                     turn_starts.append(len(words))
-                    first = False
+                first = False
                 words.append(w)
                 word_ids.append(gid)
+                last_end, last_speaker = w.end, w.speaker
             gid += 1
     tokens = normalize_words([w.text for w in words], boundaries=turn_starts)
+    turn_of_word = np.cumsum(np.isin(np.arange(len(words)), turn_starts)) if words else np.zeros(0, int)
+    turn = np.array([turn_of_word[t.source] for t in tokens], dtype=np.int64)
+    turn_end = np.searchsorted(turn, turn, side="right")
+    turn_start = np.searchsorted(turn, turn, side="left")
     question = [False] * len(tokens)
     # a clause is a question when its last word ends with "?"
     clause_start = 0
@@ -119,7 +129,7 @@ def prepare_speech(transcript: Transcript, speaker: str | None) -> Speech:
                 for j in range(clause_start, i):
                     question[j] = True
             clause_start = i
-    return Speech(words, word_ids, tokens, question)
+    return Speech(words, word_ids, tokens, question, turn_end, turn_start)
 
 
 # --------------------------------------------------------------------------- wordings
@@ -186,7 +196,7 @@ def _wordings(texts: Sequence[str], variables: dict[str, str], names: Sequence[t
 
 
 def _length_range(m: int) -> range:
-    return range(max(1, (m * 2) // 3), m + max(2, m // 3) + 1)
+    return range(max(1, m // 2), m + max(2, m // 3) + 1)
 
 
 def _alignment_matches(speech: Speech, wording: _Wording, floor: float) -> list[Match]:
@@ -199,6 +209,8 @@ def _alignment_matches(speech: Speech, wording: _Wording, floor: float) -> list[
         if length > n:
             break
         scores = process.cdist([query], speech.windows(length), scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
+        # a wording is said within one turn: windows running into the next turn do not count
+        scores[np.arange(len(scores)) + length > speech.turn_end[: len(scores)]] = 0.0
         top = int(np.argmax(scores))
         if best is None or scores[top] / 100 > best.score:
             best = Match(float(scores[top]) / 100, top, top + length, "alignment", wording.index)
@@ -230,16 +242,25 @@ def _coverage_matches(speech: Speech, wording: _Wording, floor: float) -> list[M
     weights = np.array([w for _, w in wording.content], dtype=np.float32)
     present = _presence(speech, keys)
     n = present.shape[1]
-    region = min(n, len(wording.keys) + _COVERAGE_SLACK)
+    region = len(wording.keys) + _COVERAGE_SLACK
     csum = np.concatenate([np.zeros((len(keys), 1), dtype=np.int32), np.cumsum(present, axis=1)], axis=1)
-    starts = np.arange(0, n - region + 1)
-    heard = (csum[:, starts + region] - csum[:, starts]) > 0  # [keys, starts]
+    starts = np.arange(n)
+    ends = np.minimum(starts + region, speech.turn_end)  # a region stays within one turn
+    turn_start = speech.turn_start
+    own = set(wording.keys)
+    heard = (csum[:, ends] - csum[:, starts]) > 0  # [keys, starts]
     cover = weights @ heard / weights.sum()
     out: list[Match] = []
     for s in np.flatnonzero(cover >= floor):
-        cols = np.flatnonzero(present[:, s : s + region].any(axis=0))
-        # trim the region to the words that matched, so evidence and times are tight
-        out.append(Match(float(cover[s]), int(s + cols[0]), int(s + cols[-1] + 1), "coverage", wording.index))
+        cols = np.flatnonzero(present[:, s : ends[s]].any(axis=0))
+        # trim the region to the words that matched, then take back the wording's function words
+        # around them ("is there" ... "you with"), so the span is what was said for this item
+        a, b = int(s + cols[0]), int(s + cols[-1] + 1)
+        while a > turn_start[s] and b - a < region and speech.tokens[a - 1].key in own:
+            a -= 1
+        while b < speech.turn_end[s] and b - a < region and speech.tokens[b].key in own:
+            b += 1
+        out.append(Match(float(cover[s]), a, b, "coverage", wording.index))
     return out
 
 
@@ -379,21 +400,22 @@ def match_call(
                               floor=options.trigger_threshold)
             triggers[item.id] = trig[0] if trig else None
 
-    # items claim words, best-scoring first, so one stretch of speech does not satisfy two items
+    # Items claim words: (item, window) pairs are assigned greedily, best score first, so one
+    # stretch of speech does not satisfy two items.
     claimed: set[int] = set()
-    chosen: dict[str, Match | None] = {}
-    order = sorted(items, key=lambda it: -(candidates[it.id][0].score if candidates[it.id] else 0.0))
-    for item in order:
-        speech = speech_of(item.speaker)
-        pick = None
-        for cand in candidates[item.id]:
-            ids = speech.span(cand.start, cand.end)[3]
-            if sum(1 for i in ids if i in claimed) <= _CLAIM_OVERLAP * len(ids):
-                pick = cand
-                break
-        if pick is not None and pick.score >= floor:
-            claimed.update(speech.span(pick.start, pick.end)[3])
-        chosen[item.id] = pick
+    chosen: dict[str, Match | None] = {i.id: None for i in items}
+    pairs = [(c.score, n, item, c) for n, item in enumerate(items) for c in candidates[item.id] if c.score >= floor]
+    pairs.sort(key=lambda p: (-p[0], p[1], p[3].start))
+    for _, _, item, cand in pairs:
+        if chosen[item.id] is not None:
+            continue
+        ids = speech_of(item.speaker).span(cand.start, cand.end)[3]
+        if sum(1 for i in ids if i in claimed) <= _CLAIM_OVERLAP * len(ids):
+            chosen[item.id] = cand
+            claimed.update(ids)
+    for item in items:
+        if chosen[item.id] is None and candidates[item.id] and candidates[item.id][0].score < floor:
+            chosen[item.id] = candidates[item.id][0]  # below threshold: kept for its similarity only
 
     results: dict[str, ItemResult] = {}
     for item in items:

@@ -9,7 +9,10 @@ form works as long as it is applied to both. The choices:
 - contractions expanded: "I'm" → "i am", "can't" → "can not", "won't" → "will not", "it's" → "it is",
   a possessive "'s" is dropped ("brightwater's" → "brightwater");
 - fillers (um, uh, erm, ...) removed; hyphenated words split;
-- US spellings mapped to British ("realize" → "realise", "color" → "colour").
+- US spellings mapped to British ("realize" → "realise", "color" → "colour");
+- a few stock phrases of service calls rewritten to one form (`PHRASES`): "thanks" → "thank you",
+  "have a lovely/great/nice day" and "enjoy the rest of your day" → "have a good day",
+  "just so you know" / "please note" → "please be aware", "goodbye" → "bye".
 
 Every output `Token` keeps the index of the input word it came from, so a match over tokens can be
 mapped back to transcript `Word`s and their times. `Token.key` is a light stem used for matching
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "FILLERS",
+    "PHRASES",
     "Token",
     "normalize_text",
     "normalize_words",
@@ -61,7 +65,7 @@ _US_TO_UK = {
     "behavior": "behaviour", "neighbor": "neighbour", "labor": "labour", "center": "centre",
     "theater": "theatre", "license": "licence", "program": "programme", "canceled": "cancelled",
     "canceling": "cancelling", "traveled": "travelled", "catalog": "catalogue", "mom": "mum",
-    "percents": "percent", "okay": "ok", "okey": "ok", "alright": "all right",
+    "okay": "ok", "okey": "ok", "alright": "all right",
 }
 _ZE = re.compile(r"(?<=[a-z]{2})iz(e|es|ed|ing|ation|ations)$")
 
@@ -235,14 +239,47 @@ def _word_pieces(raw: str) -> tuple[list[str], bool]:
     return pieces, boundary
 
 
-def _merge_per_cent(tokens: list[Token]) -> list[Token]:
+_NICE = frozenset("lovely nice great wonderful fantastic brilliant good beautiful pleasant super".split())
+_PART_OF_DAY = frozenset("day evening weekend afternoon morning night one".split())
+# Stock phrases of service calls with the same meaning, rewritten to one form on both sides.
+# Each pattern is a sequence of allowed token sets; "$n" in the replacement copies matched token n.
+PHRASES: tuple[tuple[tuple[frozenset[str], ...], tuple[str, ...]], ...] = tuple(
+    (tuple(frozenset(p.split("|")) if p != "*NICE" else _NICE for p in pattern.split()), tuple(repl.split()))
+    for pattern, repl in (
+        ("per cent", "percent"),
+        ("thanks", "thank you"),
+        ("thank you very|so much", "thank you"),
+        ("have a *NICE " + "|".join(sorted(_PART_OF_DAY)), "have a good $3"),
+        ("enjoy the rest of your day|evening|weekend|afternoon|morning", "have a good $5"),
+        ("enjoy your day|evening|weekend|afternoon|morning", "have a good $2"),
+        ("just so you know", "please be aware"),
+        ("just to let you know", "please be aware"),
+        ("please note", "please be aware"),
+        ("please be advised", "please be aware"),
+        ("be advised", "please be aware"),
+        ("goodbye|byebye", "bye"),
+        ("bye bye", "bye"),
+    )
+)
+
+
+def _rewrite_phrases(tokens: list[Token]) -> list[Token]:
     out: list[Token] = []
-    for tok in tokens:
-        if tok.text == "cent" and out and out[-1].text == "per":
-            prev = out.pop()
-            out.append(Token("percent", "percent", prev.source, prev.clause_start))
+    i = 0
+    while i < len(tokens):
+        for pattern, repl in PHRASES:
+            n = len(pattern)
+            if i + n <= len(tokens) and all(tokens[i + k].text in allowed for k, allowed in enumerate(pattern)):
+                matched = tokens[i : i + n]
+                for j, word in enumerate(repl):
+                    text = matched[int(word[1:])].text if word.startswith("$") else word
+                    src = matched[min(j, n - 1)]
+                    out.append(Token(text, stem(text), src.source, matched[0].clause_start and j == 0))
+                i += n
+                break
         else:
-            out.append(tok)
+            out.append(tokens[i])
+            i += 1
     return out
 
 
@@ -263,7 +300,7 @@ def normalize_words(words: Sequence[str], *, boundaries: Iterable[int] = ()) -> 
             boundary_next = boundary_after
         else:
             boundary_next = boundary_next or boundary_after
-    return _merge_per_cent(tokens)
+    return _rewrite_phrases(tokens)
 
 
 def normalize_text(text: str) -> str:
