@@ -170,7 +170,9 @@ class _Parser:
         return bool(_SCALARS.construct_yaml_bool(node))
 
     def speaker(self, node: Node, what: str) -> str:
-        value = self.text(node, what).strip()
+        if not isinstance(node, ScalarNode) or node.tag == _NULL:
+            raise self.fail(node, f"{what} must be one of {', '.join(_RULE_SPEAKERS)}, not {_describe(node)}")
+        value = node.value.strip()
         if value not in _RULE_SPEAKERS:
             raise self.fail(node, f"{what} must be one of {', '.join(_RULE_SPEAKERS)}, not {value!r}")
         return value

@@ -219,6 +219,9 @@ class CallState:
     channels: str  # channel layout of its transcript
     script_id: str | None = None  # the script used for the score (not the manifest's script_id)
     matcher_options: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None
+    passed: bool | None = None
+    duration_s: float | None = None
 
 
 class Store:
@@ -425,9 +428,18 @@ class Store:
     # ----------------------------------------------------------------- scripts and transcripts
 
     def save_script(self, script: Script) -> None:
-        """Store a script version by content hash (a no-op when it is already stored)."""
+        """Store a script version by content hash (a no-op when it is already stored).
+
+        A script that loads is no longer failing: open failures of its file (stage "script") are resolved.
+        """
         with self._transaction(f"store script {script.id}"):
             self._upsert_script(script)
+            if script.path:
+                self.db.execute(
+                    "UPDATE failures SET resolved_at = ?, resolution = 'succeeded'"
+                    " WHERE file = ? AND stage = 'script' AND resolved_at IS NULL",
+                    [_now(), script.path],
+                )
 
     def _upsert_script(self, script: Script) -> None:
         if not script.content_hash:
@@ -569,7 +581,7 @@ class Store:
         rows = list(
             self.db.query(
                 "SELECT c.call_id, c.file, c.recording_sha256, c.transcript_id, t.options_key, t.channels,"
-                " s.script_hash, s.script_id, s.matcher_version, s.matcher_options"
+                " c.duration_s, s.script_hash, s.script_id, s.matcher_version, s.matcher_options, s.score, s.passed"
                 " FROM calls c JOIN transcripts t ON t.id = c.transcript_id"
                 " LEFT JOIN scores s ON s.call_id = c.call_id WHERE c.call_id = ?",
                 [call_id],
@@ -589,6 +601,9 @@ class Store:
             channels=r["channels"],
             script_id=r["script_id"],
             matcher_options=json.loads(r["matcher_options"]) if r["matcher_options"] else {},
+            score=r["score"],
+            passed=None if r["passed"] is None else bool(r["passed"]),
+            duration_s=r["duration_s"],
         )
 
     def save_call(

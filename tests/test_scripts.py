@@ -170,6 +170,7 @@ sections:
         (BASE + "        weight: true\n", 8, "weight of item 'b' must be a number"),
         (BASE + "        within_seconds: 0\n", 8, "within_seconds of item 'b' must be more than 0"),
         (BASE + "        speaker: supervisor\n", 8, "speaker of item 'b' must be one of agent, customer, any"),
+        (BASE + "        speaker: [agent]\n", 8, "speaker of item 'b' must be one of agent, customer, any, not a list"),
         (BASE + "        critical: maybe\n", 8, "critical of item 'b' must be true or false"),
         (BASE + "        when_customer_says: {a: 1}\n", 8, "when_customer_says of item 'b' must be a list of texts"),
         (BASE + "        when_customer_says: []\n", 8, "when_customer_says of item 'b' must not be an empty list"),

@@ -257,6 +257,9 @@ def test_save_call_round_trip(store):
         channels="agent-left",
         script_id="energy-inbound",
         matcher_options={"met_threshold": 0.8},
+        score=72.5,
+        passed=False,
+        duration_s=84.2,
     )
     assert store.call_state("nope") is None
     assert store.script_source("c" * 64) == "id: energy-inbound\nversion: '3'\n"
@@ -472,6 +475,14 @@ def test_failures_stored_superseded_and_cleared(store):
     store.clear_failures("a.mp3")
     assert store.failures() == []
     assert len(store.failures(include_resolved=True)) == 3
+
+
+def test_a_script_that_loads_again_is_no_longer_failing(store):
+    store.save_failure(run_id=1, file="scripts/energy.yaml", call_id=None, stage="script", reason="bad key")
+    store.save_script(make_script())  # its path is scripts/energy.yaml
+    assert store.failures() == []
+    store.save_script(make_script())  # idempotent
+    assert count(store, "scripts") == 1
 
 
 # --------------------------------------------------------------------------- reports and search
