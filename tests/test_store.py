@@ -222,6 +222,21 @@ def test_corrupt_database_is_a_store_error(tmp_path):
         Store.open(path)
 
 
+def test_unwritable_database_is_a_store_error(tmp_path):
+    import sqlite_utils
+
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with pytest.raises(StoreError, match=r"empty\.db: cannot open the database: attempt to write a readonly"):
+        Store(sqlite_utils.Database(sqlite3.connect(f"file:{empty}?mode=ro", uri=True)))
+    path = tmp_path / "qa.db"
+    Store.open(path).close()
+    read_only = Store(sqlite_utils.Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True)))
+    assert read_only.export_calls() == []  # reading works
+    with pytest.raises(StoreError, match=r"qa\.db: cannot record the run: attempt to write a readonly"):
+        read_only.start_run(command="qa run", drop_dir=None, options={}, versions={})
+
+
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write read-only files")
 def test_read_only_database(tmp_path):
     path = tmp_path / "qa.db"
