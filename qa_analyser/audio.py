@@ -81,6 +81,8 @@ def decode_audio(path: str | os.PathLike[str]) -> AudioData:
             stream = container.streams.audio[0]
             source_channels = int(stream.codec_context.channels or 0) or 1
             declared_s = _declared_duration(container, stream)
+            if container.format.name == "wav":
+                _check_wav_data_size(name, size)
             samples, bad = _decode_stream(container, stream, source_channels, name)
     except AudioError:
         raise
@@ -160,6 +162,32 @@ def _declared_duration(container, stream) -> float | None:
     if container.duration is not None:
         return container.duration / 1_000_000  # av.time_base
     return None
+
+
+def _check_wav_data_size(name: str, size: int) -> None:
+    """ffmpeg sizes a WAV by the file, not by its header; compare the two to spot a cut file."""
+    import struct
+
+    try:
+        with open(name, "rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+        return
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk, length = head[pos : pos + 4], struct.unpack("<I", head[pos + 4 : pos + 8])[0]
+        if chunk == b"data":
+            available = size - (pos + 8)
+            # 0 and 0xFFFFFFFF mean "unknown length" (streamed writers); trust the file then.
+            if 0 < length < 0xFFFFFFFF and available < _TRUNCATION_TOLERANCE * length:
+                raise AudioError(
+                    f"{name}: truncated audio: the WAV header declares {length} bytes of samples, "
+                    f"the file holds {max(0, available)}"
+                )
+            return
+        pos += 8 + length + (length & 1)
 
 
 def _reason(exc: BaseException) -> str:

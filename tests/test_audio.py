@@ -1,0 +1,256 @@
+"""audio.py: decoding, validation errors, channels and resampling, the energy speech gate."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa_analyser.audio import SAMPLE_RATE, AudioData, decode_audio, speech_regions
+from qa_analyser.errors import AudioError, QAError
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def write_wav(path: Path, channels: list[np.ndarray], rate: int) -> Path:
+    data = np.stack(channels, axis=1) if len(channels) > 1 else channels[0][:, None]
+    pcm = (np.clip(data, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(len(channels))
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+def encode(path: Path, channels: list[np.ndarray], rate: int, codec: str, *, bit_rate: int | None = None) -> Path:
+    """Encode with PyAV (mp3, flac, opus, aac ...) so tests need no external tools."""
+    import av
+
+    layout = "stereo" if len(channels) == 2 else "mono"
+    data = np.stack(channels).astype(np.float32)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=rate, layout=layout)
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        fmt = stream.codec_context.format.name
+        frame_size = stream.codec_context.frame_size or 1024
+        for i in range(0, data.shape[1], frame_size):
+            chunk = data[:, i : i + frame_size]
+            if fmt == "s16":
+                frame = av.AudioFrame.from_ndarray(
+                    (chunk.T.reshape(1, -1) * 32767).astype(np.int16), format="s16", layout=layout
+                )
+            else:  # planar float / s16p / s32p as the encoder wants
+                arr = chunk if fmt.endswith("p") else chunk.T.reshape(1, -1)
+                if fmt.startswith("s16"):
+                    arr = (arr * 32767).astype(np.int16)
+                elif fmt.startswith("s32"):
+                    arr = (arr * 2147483647).astype(np.int32)
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(arr), format=fmt, layout=layout)
+            frame.sample_rate = rate
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def sine(freq: float, seconds: float, rate: int, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def dominant_freq(x: np.ndarray, rate: int = SAMPLE_RATE) -> float:
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.fft.rfftfreq(len(x), 1 / rate)[np.argmax(spectrum)])
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_empty_file_names_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "empty.wav"
+    p.write_bytes(b"")
+    with pytest.raises(AudioError, match=r"empty\.wav.*empty"):
+        decode_audio(p)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(AudioError, match="nope.mp3"):
+        decode_audio(tmp_path / "nope.mp3")
+
+
+def test_text_with_mp3_name_is_not_audio(tmp_path: Path) -> None:
+    p = tmp_path / "notes.mp3"
+    p.write_text("This is a meeting note, not a recording.\n" * 3)
+    with pytest.raises(AudioError, match=r"notes\.mp3"):
+        decode_audio(p)
+
+
+def test_random_bytes_never_crash(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for i, suffix in enumerate([".mp3", ".wav", ".m4a", ".ogg", ".flac"]):
+        p = tmp_path / f"junk{i}{suffix}"
+        p.write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+        with pytest.raises(AudioError, match=p.name):
+            decode_audio(p)
+
+
+def test_truncated_mp3(tmp_path: Path) -> None:
+    full = encode(tmp_path / "full.mp3", [sine(440, 20.0, 16000)], 16000, "libmp3lame", bit_rate=32000)
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(full.read_bytes()[:700])
+    with pytest.raises(AudioError, match=r"cut\.mp3"):
+        decode_audio(cut)
+
+
+def test_truncated_wav_header_declares_more(tmp_path: Path) -> None:
+    full = write_wav(tmp_path / "full.wav", [sine(440, 10.0, 8000)], 8000)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[:44 + 8000 * 2 * 2])  # header + 2 s of 10 s
+    with pytest.raises(AudioError, match=r"cut\.wav.*truncated"):
+        decode_audio(cut)
+
+
+def test_too_short(tmp_path: Path) -> None:
+    p = write_wav(tmp_path / "blip.wav", [sine(440, 0.3, 8000)], 8000)
+    with pytest.raises(AudioError, match=r"blip\.wav.*too short"):
+        decode_audio(p)
+
+
+def test_header_only_wav_is_zero_length(tmp_path: Path) -> None:
+    p = write_wav(tmp_path / "zero.wav", [np.zeros(0, np.float32)], 8000)
+    with pytest.raises(AudioError, match=r"zero\.wav"):
+        decode_audio(p)
+
+
+def test_audio_error_is_a_qa_error() -> None:
+    assert issubclass(AudioError, QAError)
+
+
+@pytest.mark.skipif(not (FIXTURES / "bad").is_dir(), reason="fixtures/bad not present")
+@pytest.mark.parametrize("name", ["empty.wav", "truncated.mp3", "not-audio.mp3"])
+def test_bad_fixtures_fail_cleanly(name: str) -> None:
+    with pytest.raises(AudioError, match=name.replace(".", r"\.")):
+        decode_audio(FIXTURES / "bad" / name)
+
+
+# --------------------------------------------------------------------------- channels and rates
+
+
+def test_stereo_44k_wav_keeps_channels_separate(tmp_path: Path) -> None:
+    p = write_wav(tmp_path / "s.wav", [sine(300, 2.0, 44100), sine(1000, 2.0, 44100)], 44100)
+    audio = decode_audio(p)
+    assert isinstance(audio, AudioData)
+    assert audio.sample_rate == SAMPLE_RATE and audio.source_channels == 2 and len(audio.channels) == 2
+    assert audio.duration_s == pytest.approx(2.0, abs=0.01)
+    assert all(c.dtype == np.float32 and len(c) == pytest.approx(32000, abs=20) for c in audio.channels)
+    assert dominant_freq(audio.channels[0]) == pytest.approx(300, abs=5)
+    assert dominant_freq(audio.channels[1]) == pytest.approx(1000, abs=5)
+    assert audio.path == str(p)
+    assert audio.mono().shape == audio.channels[0].shape
+
+
+def test_mono_8k_upsampled(tmp_path: Path) -> None:
+    p = write_wav(tmp_path / "m.wav", [sine(500, 1.5, 8000)], 8000)
+    audio = decode_audio(p)
+    assert audio.source_channels == 1 and len(audio.channels) == 1
+    assert audio.duration_s == pytest.approx(1.5, abs=0.01)
+    assert dominant_freq(audio.channels[0]) == pytest.approx(500, abs=5)
+    assert np.max(np.abs(audio.channels[0])) == pytest.approx(0.3, abs=0.03)
+
+
+@pytest.mark.parametrize(
+    "suffix,codec,rate",
+    [(".flac", "flac", 22050), (".mp3", "libmp3lame", 8000), (".ogg", "libopus", 48000),
+     (".opus", "libopus", 48000), (".m4a", "aac", 32000)],
+)
+def test_compressed_formats_stereo(tmp_path: Path, suffix: str, codec: str, rate: int) -> None:
+    p = encode(tmp_path / f"c{suffix}", [sine(400, 3.0, rate), sine(1200, 3.0, rate)], rate, codec)
+    audio = decode_audio(p)
+    assert len(audio.channels) == 2
+    assert audio.duration_s == pytest.approx(3.0, abs=0.1)
+    mid = slice(8000, 40000)
+    assert dominant_freq(audio.channels[0][mid]) == pytest.approx(400, abs=10)
+    assert dominant_freq(audio.channels[1][mid]) == pytest.approx(1200, abs=10)
+
+
+def test_mp3_encoder_delay_is_removed(tmp_path: Path) -> None:
+    """A click at 1.000 s must decode at 1.000 s (not ~0.05-0.14 s later), as the labels assume."""
+    rate = 16000
+    x = np.zeros(3 * rate, np.float32)
+    x[rate : rate + 160] = 0.8  # 10 ms burst at exactly 1 s
+    p = encode(tmp_path / "click.mp3", [x], rate, "libmp3lame", bit_rate=64000)
+    audio = decode_audio(p)
+    y = np.abs(audio.channels[0])
+    onset = np.argmax(y > 0.2) / SAMPLE_RATE
+    assert onset == pytest.approx(1.0, abs=0.005)
+
+
+# --------------------------------------------------------------------------- speech_regions
+
+
+def bursts(spans: list[tuple[float, float]], seconds: float, *, noise_db: float = -50.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 10 ** (noise_db / 20), int(seconds * SAMPLE_RATE)).astype(np.float32)
+    t = np.arange(len(x)) / SAMPLE_RATE
+    for a, b in spans:
+        inside = (t >= a) & (t < b)
+        # speech-like: a 150 Hz voiced buzz with syllable-rate (4 Hz) amplitude modulation
+        x[inside] += (0.2 * np.sin(2 * np.pi * 150 * t[inside]) * (0.55 + 0.45 * np.sin(2 * np.pi * 4 * t[inside]))).astype(np.float32)
+    return x
+
+
+def covered(span: tuple[float, float], regions: list[tuple[float, float]]) -> float:
+    a, b = span
+    return sum(max(0.0, min(b, e) - max(a, s)) for s, e in regions) / (b - a)
+
+
+def test_regions_cover_every_burst_with_padding() -> None:
+    spans = [(1.0, 2.5), (5.0, 5.6), (9.0, 12.0)]
+    regions = speech_regions(bursts(spans, 14.0))
+    assert len(regions) == 3
+    for span in spans:
+        assert covered(span, regions) == 1.0
+    assert regions[0][0] < 1.0 and regions[0][1] > 2.5  # padded both sides
+    assert sum(e - s for s, e in regions) < 8.0  # and the silence is dropped
+    assert all(isinstance(v, float) for r in regions for v in r)
+
+
+def test_quiet_speech_over_louder_noise_kept() -> None:
+    spans = [(2.0, 4.0)]
+    x = bursts(spans, 8.0, noise_db=-35.0) * 0.2  # speech about 15 dB above a noisy floor
+    assert covered(spans[0], speech_regions(x)) == 1.0
+
+
+def test_close_regions_merge() -> None:
+    regions = speech_regions(bursts([(1.0, 2.0), (2.3, 3.0)], 5.0))
+    assert len(regions) == 1
+
+
+def test_silence_and_stationary_noise_give_nothing() -> None:
+    assert speech_regions(np.zeros(5 * SAMPLE_RATE, np.float32)) == []
+    noise = np.random.default_rng(1).normal(0, 0.01, 5 * SAMPLE_RATE).astype(np.float32)
+    assert speech_regions(noise) == []
+
+
+def test_click_is_dropped() -> None:
+    x = bursts([], 5.0)
+    x[SAMPLE_RATE * 2 : SAMPLE_RATE * 2 + 400] = 0.5  # 25 ms click
+    assert speech_regions(x) == []
+
+
+def test_regions_within_bounds_and_sorted() -> None:
+    regions = speech_regions(bursts([(0.0, 1.0), (3.8, 4.0)], 4.0))
+    assert regions[0][0] == 0.0 and regions[-1][1] <= 4.0
+    assert all(a < b for a, b in regions)
+    assert all(regions[i][1] < regions[i + 1][0] for i in range(len(regions) - 1))
+
+
+def test_regions_reject_stereo_array() -> None:
+    with pytest.raises(ValueError):
+        speech_regions(np.zeros((2, 16000), np.float32))
