@@ -57,7 +57,8 @@ _FAREWELL_WORDING = re.compile(r"\b(bye|goodbye|take care|have an? (\w+ )?(day|e
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _COVERAGE_MIN_CONTENT = 3  # shorter wordings have too few words for an order-free match
 _COVERAGE_SLACK = 3  # region = wording length + this many tokens
-_KEY_SIMILARITY = 80  # two stems count as the same word (ASR slip) at this fuzz.ratio
+_KEY_SIMILARITY = 80
+_CONTENT_GUARD = 0.5  # alignment windows with a smaller share of the content words are scaled down  # two stems count as the same word (ASR slip) at this fuzz.ratio
 _CLAIM_OVERLAP = 0.5
 _TURN_GAP_S = 1.0  # a pause this long between segments starts a new turn  # a window may share at most this share of its words with a better item's claim
 
@@ -141,6 +142,7 @@ class _Wording:
     keys: tuple[str, ...]
     content: tuple[tuple[str, float], ...]  # (stem, weight) for keyword coverage
     name_keys: tuple[str, ...] = ()  # the agent name's stems when the wording has {agent_name}
+    slot_dropped_at_end: bool = False  # {agent_name} ended the wording and no name was put in
 
 
 @dataclass(frozen=True)
@@ -191,34 +193,14 @@ def _wordings(texts: Sequence[str], variables: dict[str, str], names: Sequence[t
                     content[k] = _VARIABLE_WEIGHT
                 elif k not in STOPWORDS:
                     content.setdefault(k, 1.0)
-            out.append(_Wording(index, tuple(expanded), tuple(content.items()), tuple(name)))
+            dropped_at_end = not name and bool(keys) and keys[-1] == _NAME_SLOT
+            out.append(_Wording(index, tuple(expanded), tuple(content.items()), tuple(name), dropped_at_end))
     return out
 
 
 def _length_range(m: int) -> range:
+    # truncations down to half the wording still count (partial), a few inserted words too
     return range(max(1, m // 2), m + max(2, m // 3) + 1)
-
-
-def _alignment_matches(speech: Speech, wording: _Wording, floor: float) -> list[Match]:
-    """Every window whose fuzz.ratio with the wording is at least `floor` (0-1), plus the best one."""
-    query = " ".join(wording.keys)
-    n = len(speech.tokens)
-    found: list[Match] = []
-    best: Match | None = None
-    for length in _length_range(len(wording.keys)):
-        if length > n:
-            break
-        scores = process.cdist([query], speech.windows(length), scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
-        # a wording is said within one turn: windows running into the next turn do not count
-        scores[np.arange(len(scores)) + length > speech.turn_end[: len(scores)]] = 0.0
-        top = int(np.argmax(scores))
-        if best is None or scores[top] / 100 > best.score:
-            best = Match(float(scores[top]) / 100, top, top + length, "alignment", wording.index)
-        for s in np.flatnonzero(scores >= floor * 100):
-            found.append(Match(float(scores[s]) / 100, int(s), int(s) + length, "alignment", wording.index))
-    if best is not None and not found:
-        found.append(best)
-    return found
 
 
 def _presence(speech: Speech, keys: Sequence[str]) -> np.ndarray:
@@ -234,29 +216,67 @@ def _presence(speech: Speech, keys: Sequence[str]) -> np.ndarray:
     return same[:, [col[k] for k in speech_keys]]
 
 
-def _coverage_matches(speech: Speech, wording: _Wording, floor: float) -> list[Match]:
+def _content_share(csum: np.ndarray, weights: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Weighted share of content words heard in each [start, end) (csum: cumulative presence)."""
+    if not len(weights):
+        return np.ones(len(starts), dtype=np.float32)
+    heard = (csum[:, ends] - csum[:, starts]) > 0
+    return weights @ heard / weights.sum()
+
+
+def _alignment_matches(speech: Speech, wording: _Wording, floor: float, csum: np.ndarray,
+                       weights: np.ndarray) -> list[Match]:
+    """Every window whose score against the wording is at least `floor` (0-1), plus the best one.
+
+    Score = fuzz.ratio of the joined stems, scaled down when the window holds less than half of the
+    wording's content words (weighted): sharing "help you with" is not saying "anything else".
+    """
+    query = " ".join(wording.keys)
+    n = len(speech.tokens)
+    found: list[Match] = []
+    best: Match | None = None
+    for length in _length_range(len(wording.keys)):
+        if length > n:
+            break
+        scores = process.cdist([query], speech.windows(length), scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
+        scores /= 100.0
+        starts = np.arange(len(scores))
+        # a wording is said within one turn: windows running into the next turn do not count
+        scores[starts + length > speech.turn_end[: len(scores)]] = 0.0
+        share = _content_share(csum, weights, starts, starts + length)
+        scores = np.where(share < _CONTENT_GUARD, scores * (_CONTENT_GUARD + share), scores)
+        top = int(np.argmax(scores))
+        if best is None or scores[top] > best.score:
+            best = Match(float(scores[top]), top, top + length, "alignment", wording.index)
+        for s in np.flatnonzero(scores >= floor):
+            found.append(Match(float(scores[s]), int(s), int(s) + length, "alignment", wording.index))
+    if best is not None and not found:
+        found.append(best)
+    if wording.slot_dropped_at_end:
+        # the name was not known: show the word said in its place in the evidence
+        found = [Match(m.score, m.start, min(m.end + 1, int(speech.turn_end[m.start])), m.method, m.wording)
+                 for m in found]
+    return found
+
+
+def _coverage_matches(speech: Speech, wording: _Wording, floor: float, present: np.ndarray, csum: np.ndarray,
+                      weights: np.ndarray) -> list[Match]:
     """Regions where the weighted share of the wording's content words heard is at least `floor`."""
     if len(wording.content) < _COVERAGE_MIN_CONTENT or not speech.tokens:
         return []
-    keys = [k for k, _ in wording.content]
-    weights = np.array([w for _, w in wording.content], dtype=np.float32)
-    present = _presence(speech, keys)
     n = present.shape[1]
     region = len(wording.keys) + _COVERAGE_SLACK
-    csum = np.concatenate([np.zeros((len(keys), 1), dtype=np.int32), np.cumsum(present, axis=1)], axis=1)
     starts = np.arange(n)
     ends = np.minimum(starts + region, speech.turn_end)  # a region stays within one turn
-    turn_start = speech.turn_start
+    cover = _content_share(csum, weights, starts, ends)
     own = set(wording.keys)
-    heard = (csum[:, ends] - csum[:, starts]) > 0  # [keys, starts]
-    cover = weights @ heard / weights.sum()
     out: list[Match] = []
     for s in np.flatnonzero(cover >= floor):
         cols = np.flatnonzero(present[:, s : ends[s]].any(axis=0))
         # trim the region to the words that matched, then take back the wording's function words
         # around them ("is there" ... "you with"), so the span is what was said for this item
         a, b = int(s + cols[0]), int(s + cols[-1] + 1)
-        while a > turn_start[s] and b - a < region and speech.tokens[a - 1].key in own:
+        while a > speech.turn_start[s] and b - a < region and speech.tokens[a - 1].key in own:
             a -= 1
         while b < speech.turn_end[s] and b - a < region and speech.tokens[b].key in own:
             b += 1
@@ -276,11 +296,18 @@ def best_match(speech: Speech, texts: Sequence[str], *, variables: dict[str, str
                names: Sequence[tuple[str, ...]] = ((),), floor: float = 1.0, coverage: bool = True) -> list[Match]:
     """Candidate matches of any of `texts` in `speech`, best first (always includes the best one)."""
     found: list[Match] = []
+    if not speech.tokens:
+        return found
     for wording in _wordings(texts, variables or {}, names):
-        found.extend(_alignment_matches(speech, wording, floor))
+        keys = [k for k, _ in wording.content]
+        weights = np.array([w for _, w in wording.content], dtype=np.float32)
+        present = _presence(speech, keys)
+        csum = np.concatenate([np.zeros((len(keys), 1), dtype=np.int32), np.cumsum(present, axis=1)], axis=1)
+        found.extend(_alignment_matches(speech, wording, floor, csum, weights))
         if coverage:
-            found.extend(_coverage_matches(speech, wording, floor))
-    found.sort(key=lambda m: (-m.score, m.start, m.end - m.start))
+            found.extend(_coverage_matches(speech, wording, floor, present, csum, weights))
+    # ties: the earlier, then the longer window (more of what was said)
+    found.sort(key=lambda m: (-m.score, m.start, -(m.end - m.start)))
     return found
 
 
@@ -306,18 +333,20 @@ def _spacy():
 
 
 def _name_candidates(speech: Speech, limit: int = 12) -> list[tuple[str, ...]]:
-    """Tokens that look like personal names (spaCy PERSON entities or proper nouns)."""
+    """Words that look like personal names (spaCy PERSON entities or proper nouns), first seen first.
+
+    Runs on the recogniser's own casing: "my name is Priya" tags far better than lower case.
+    """
     nlp = _spacy()
-    if nlp is None or not speech.tokens:
+    if nlp is None or not speech.words:
         return []
-    text = " ".join(t.text for t in speech.tokens)
-    doc = nlp(text)  # type: ignore[operator]
+    doc = nlp(" ".join(w.text for w in speech.words))  # type: ignore[operator]
     names: list[tuple[str, ...]] = []
     for tok in doc:
-        if (tok.ent_type_ == "PERSON" or tok.pos_ == "PROPN") and tok.text not in STOPWORDS:
-            key = (normalize_words([tok.text])[0].key,) if normalize_words([tok.text]) else ()
-            if key and key not in names:
-                names.append(key)
+        if tok.ent_type_ == "PERSON" or tok.pos_ == "PROPN":
+            keys = tuple(t.key for t in normalize_words([tok.text]))
+            if len(keys) == 1 and keys[0] not in STOPWORDS and keys not in names:
+                names.append(keys)
     return names[:limit]
 
 

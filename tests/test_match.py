@@ -1,0 +1,305 @@
+"""The matcher on hand-built transcripts: statuses, evidence, speakers, conditions, flags, prohibitions."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import qa_analyser.match as match_mod
+from qa_analyser.datatypes import (
+    Item,
+    ItemResult,
+    MatchOptions,
+    ProhibitedRule,
+    Script,
+    Section,
+    Segment,
+    Transcript,
+    TranscriptionOptions,
+    Word,
+)
+from qa_analyser.match import MATCHER_VERSION, MONO_DETAIL, match_call
+
+WORD_S = 0.35
+
+
+def transcript(*turns: tuple[str, float, str], mono: bool = False) -> Transcript:
+    """Turns of (speaker, start second, text); words 0.35 s each."""
+    segments = []
+    for speaker, start, text in turns:
+        who = "unknown" if mono else speaker
+        words = tuple(
+            Word(w, round(start + i * WORD_S, 3), round(start + (i + 1) * WORD_S, 3), 0.9, who)
+            for i, w in enumerate(text.split())
+        )
+        segments.append(Segment(text, start, words[-1].end, who, words))
+    end = max(s.end for s in segments)
+    return Transcript(tuple(segments), end + 1, "mono" if mono else "agent-left", TranscriptionOptions())
+
+
+def script(*items: Item, prohibited: tuple[ProhibitedRule, ...] = (), variables=(("company", "Brightwater Energy"),)):
+    return Script(id="t", version="1", name="t", sections=(Section("main", items),), prohibited=prohibited,
+                  variables=variables)
+
+
+def item(id: str = "x", text: str = "Is there anything else I can help you with today?", **kw) -> Item:
+    return Item(id=id, section="main", text=text, **kw)
+
+
+def one(results: list[ItemResult], item_id: str) -> ItemResult:
+    return next(r for r in results if r.item_id == item_id)
+
+
+GREETING = item("greeting", "Thank you for calling {company}, my name is {agent_name}.", weight=10, critical=True)
+
+
+def test_version_is_set() -> None:
+    assert MATCHER_VERSION.startswith("fuzzy-")
+
+
+def test_exact_wording_is_met_with_evidence() -> None:
+    t = transcript(("customer", 0.0, "Hello?"),
+                   ("agent", 2.0, "Thank you for calling Brightwater Energy, my name is Tom."))
+    [r] = match_call(t, script(GREETING), agent_name="Tom")
+    assert r.status == "met"
+    assert r.evidence == "thank you for calling brightwater energy my name is tom"
+    assert r.start_s == pytest.approx(2.0)
+    assert r.end_s == pytest.approx(2.0 + 10 * WORD_S)
+    assert r.confidence > 0.95
+    assert (r.weight, r.critical, r.kind, r.section, r.speaker) == (10, True, "required", "main", "agent")
+
+
+def test_truncated_wording_is_partial_and_absent_is_missed() -> None:
+    notice = item("rec", "Please be aware that this call is recorded for quality and training purposes.")
+    t = transcript(("agent", 0.0, "Please be aware that this call is recorded."))
+    assert match_call(t, script(notice))[0].status == "partial"
+    t = transcript(("agent", 0.0, "Let me just pull up your details on the system."))
+    r = match_call(t, script(notice))[0]
+    assert r.status == "missed"
+    assert (r.evidence, r.start_s, r.end_s) == ("", None, None)
+    assert r.confidence > 0.3
+
+
+def test_paraphrase_with_the_same_content_words_is_met() -> None:
+    t = transcript(("agent", 0.0, "Can I help with anything else today?"))
+    assert match_call(t, script(item()))[0].status == "met"
+
+
+def test_unrelated_sentence_sharing_words_is_not_matched() -> None:
+    t = transcript(("agent", 0.0, "I can see the payment on your account from today, let me help you with that."))
+    assert match_call(t, script(item()))[0].status == "missed"
+
+
+def test_alternative_wording_counts() -> None:
+    it = item("greet", "Thank you for calling {company}.", alternatives=("You're through to {company}.",))
+    t = transcript(("agent", 0.0, "Hi, you are through to Brightwater Energy."))
+    r = match_call(t, script(it))[0]
+    assert r.status == "met"
+    assert "alternative 1" in r.detail
+
+
+def test_variables_are_substituted() -> None:
+    it = item("greet", "Thank you for calling {company}.")
+    said = transcript(("agent", 0.0, "Thank you for calling Brightwater Energy."))
+    other = transcript(("agent", 0.0, "Thank you for calling Northwind Gas Limited."))
+    assert match_call(said, script(it))[0].status == "met"
+    assert match_call(other, script(it))[0].status != "met"
+
+
+def test_known_agent_name_slip_and_wrong_name() -> None:
+    intro = item("intro", "My name is {agent_name}.")
+    right = transcript(("agent", 0.0, "My name is Priya, how can I help?"))
+    slip = transcript(("agent", 0.0, "My name is Pria, how can I help?"))
+    wrong = transcript(("agent", 0.0, "My name is Daniel, how can I help?"))
+    assert match_call(right, script(intro), agent_name="Priya")[0].status == "met"
+    assert match_call(slip, script(intro), agent_name="Priya")[0].status == "met"
+    r = match_call(wrong, script(intro), agent_name="Priya")[0]
+    assert r.status == "partial"
+
+
+def test_unknown_agent_name_accepts_any_name() -> None:
+    t = transcript(("agent", 0.0, "Thank you for calling Brightwater Energy, my name is Oluwaseun."))
+    assert match_call(t, script(GREETING))[0].status == "met"
+    assert match_call(t, script(GREETING), agent_name=None)[0].evidence.endswith("my name is oluwaseun")
+
+
+def test_unknown_agent_name_without_spacy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(match_mod, "_NLP", None)
+    monkeypatch.setattr(match_mod, "_NLP_FAILED", True)
+    t = transcript(("agent", 0.0, "Thank you for calling Brightwater Energy, my name is Oluwaseun."))
+    assert match_call(t, script(GREETING))[0].status == "met"
+
+
+def test_asr_slip_is_tolerated() -> None:
+    it = item("greet", "Hello, this is {bank}.")
+    t = transcript(("agent", 0.0, "hello this is harper valley national thank my name is john"))
+    r = match_call(t, script(it, variables=(("bank", "Harper Valley National Bank"),)))[0]
+    assert r.status == "met"
+
+
+def test_customer_speech_never_satisfies_an_agent_item_on_stereo() -> None:
+    notice = item("rec", "Please be aware that this call is recorded for quality and training purposes.")
+    t = transcript(("agent", 0.0, "Let me pull up your details."),
+                   ("customer", 3.0, "Please be aware that this call is recorded for quality and training purposes."))
+    assert match_call(t, script(notice))[0].status == "missed"
+    said_by_customer = item("cust", "I agree to the terms.", speaker="customer")
+    t = transcript(("agent", 0.0, "Do you agree to the terms?"), ("customer", 3.0, "Yes, I agree to the terms."))
+    r = match_call(t, script(said_by_customer))[0]
+    assert (r.status, r.speaker) == ("met", "customer")
+
+
+def test_mono_uses_all_speech_and_says_so() -> None:
+    notice = item("rec", "Please be aware that this call is recorded for quality and training purposes.")
+    t = transcript(("agent", 0.0, "Hello."),
+                   ("customer", 3.0, "Please be aware that this call is recorded for quality and training purposes."),
+                   mono=True)
+    r = match_call(t, script(notice))[0]
+    assert r.status == "met"
+    assert r.speaker == "unknown"
+    assert MONO_DETAIL in r.detail
+
+
+def test_conditional_item_not_triggered_is_not_applicable() -> None:
+    offer = item("offer", "Before you go, I can offer you our loyalty discount of ten percent off your tariff.",
+                 when_customer_says=("cancel my account", "switch supplier"))
+    t = transcript(("agent", 0.0, "How can I help?"), ("customer", 3.0, "I have moved house."))
+    r = match_call(t, script(offer))[0]
+    assert (r.status, r.kind) == ("not_applicable", "conditional")
+    assert "not triggered" in r.detail
+    # the agent saying the trigger words does not trigger it on a stereo call
+    t = transcript(("agent", 0.0, "Do you want to cancel my account?"), ("customer", 3.0, "No."))
+    assert match_call(t, script(offer))[0].status == "not_applicable"
+
+
+def test_conditional_item_triggered_is_judged() -> None:
+    offer = item("offer", "Before you go, I can offer you our loyalty discount of ten percent off your tariff.",
+                 when_customer_says=("cancel my account", "switch supplier"))
+    t = transcript(("customer", 0.0, "I'd like to cancel my account please."),
+                   ("agent", 4.0, "Before you go, I can offer you our loyalty discount of 10% off your tariff."))
+    r = match_call(t, script(offer))[0]
+    assert r.status == "met"
+    assert "triggered by customer at 0.7s" in r.detail or "triggered by customer" in r.detail
+    t = transcript(("customer", 0.0, "I'm thinking of switching supplier."), ("agent", 4.0, "Okay, no problem."))
+    assert match_call(t, script(offer))[0].status == "missed"
+
+
+def test_late_flag() -> None:
+    it = item("greet", "Thank you for calling {company}.", within_seconds=30)
+    early = transcript(("agent", 10.0, "Thank you for calling Brightwater Energy."))
+    late = transcript(("agent", 40.0, "Thank you for calling Brightwater Energy."))
+    assert match_call(early, script(it))[0].flags == ()
+    assert match_call(late, script(it))[0].flags == ("late",)
+    graced = match_call(late, script(it), options=MatchOptions(late_grace_s=15))[0]
+    assert graced.flags == ()
+
+
+def test_out_of_order_flag_only_when_both_found() -> None:
+    rec = item("rec", "Please be aware that this call is recorded for quality and training purposes.")
+    idc = item("id", "Can you please confirm your full name and the first line of your address?", after="rec")
+    swapped = transcript(
+        ("agent", 0.0, "Can you please confirm your full name and the first line of your address?"),
+        ("agent", 10.0, "Please be aware that this call is recorded for quality and training purposes."))
+    in_order = transcript(
+        ("agent", 0.0, "Please be aware that this call is recorded for quality and training purposes."),
+        ("agent", 10.0, "Can you please confirm your full name and the first line of your address?"))
+    only_id = transcript(("agent", 0.0, "Can you please confirm your full name and the first line of your address?"))
+    assert one(match_call(swapped, script(rec, idc)), "id").flags == ("out_of_order",)
+    assert one(match_call(in_order, script(rec, idc)), "id").flags == ()
+    assert one(match_call(only_id, script(rec, idc)), "id").flags == ()
+
+
+RUDE = ProhibitedRule("rude", ("calm down", "that is not my problem"), weight=10, critical=True)
+PROMISE = ProhibitedRule("guarantee", ("I guarantee",), weight=5)
+
+
+@pytest.mark.parametrize(
+    ("said", "rule", "status"),
+    [
+        ("Sir, you need to calm down.", RUDE, "violated"),
+        ("I'm not going to tell you to calm down, I understand why you're upset.", RUDE, "met"),
+        ("Honestly that is not my problem.", RUDE, "violated"),
+        ("I would never say that is not my problem.", RUDE, "met"),
+        ("I guarantee this will sort it out.", PROMISE, "violated"),
+        ("I can't guarantee the price, but it should help.", PROMISE, "met"),
+        ("Did you just say I told you to calm down?", RUDE, "met"),
+        ("Your bill is due on the fourteenth.", RUDE, "met"),
+    ],
+)
+def test_prohibited_phrases_and_negation(said: str, rule: ProhibitedRule, status: str) -> None:
+    t = transcript(("customer", 0.0, "This is ridiculous."), ("agent", 3.0, said))
+    [r] = match_call(t, script(prohibited=(rule,)))
+    assert (r.status, r.kind, r.section) == (status, "prohibited", None)
+    assert (r.weight, r.critical) == (rule.weight, rule.critical)
+    if status == "violated":
+        assert r.evidence and r.start_s is not None and r.start_s >= 3.0
+    else:
+        assert r.evidence == "" and r.start_s is None
+
+
+def test_prohibited_phrase_from_customer_is_not_a_violation_on_stereo() -> None:
+    t = transcript(("customer", 0.0, "Don't tell me to calm down! Just calm down yourself."), ("agent", 3.0, "Sorry."))
+    assert match_call(t, script(prohibited=(RUDE,)))[0].status == "met"
+
+
+def test_verbatim_item_needs_exact_wording() -> None:
+    notice = item("rec", "Please be aware that this call is recorded for quality and training purposes.", verbatim=True)
+    exact = transcript(("agent", 0.0, "Please be aware that this call is recorded for quality and training purposes."))
+    close = transcript(("agent", 0.0, "Please be aware this call is recorded for training purposes."))
+    assert match_call(exact, script(notice))[0].status == "met"
+    r = match_call(close, script(notice))[0]
+    assert r.status == "partial"
+    assert "verbatim" in r.detail
+    # the same paraphrase is met when the item is not verbatim
+    lenient = item("rec", notice.text)
+    assert match_call(close, script(lenient))[0].status in ("met", "partial")
+
+
+def test_one_stretch_of_speech_does_not_satisfy_two_items() -> None:
+    farewell = item("farewell", "Thank you for calling {company}, have a lovely day.")
+    t = transcript(("agent", 0.0, "Hi there."), ("agent", 60.0, "Thank you for calling Brightwater Energy, have a lovely day."))
+    results = match_call(t, script(GREETING, farewell), agent_name="Tom")
+    assert one(results, "farewell").status == "met"
+    assert one(results, "greeting").status == "missed"
+
+
+def test_bare_farewell_is_partial() -> None:
+    farewell = item("farewell", "Thank you for calling {company}, have a lovely day.")
+    t = transcript(("agent", 0.0, "Anything else?"), ("customer", 2.0, "No."), ("agent", 4.0, "Okay, bye."))
+    r = match_call(t, script(farewell))[0]
+    assert r.status == "partial"
+    assert r.evidence == "bye"
+
+
+def test_results_follow_script_order_then_prohibited() -> None:
+    a, b = item("a", "How can I help you today?"), item("b")
+    t = transcript(("agent", 0.0, "Is there anything else I can help you with today?"))
+    results = match_call(t, script(a, b, prohibited=(RUDE, PROMISE)))
+    assert [r.item_id for r in results] == ["a", "b", "rude", "guarantee"]
+
+
+def test_empty_transcript() -> None:
+    t = Transcript((), 0.0, "agent-left", TranscriptionOptions())
+    results = match_call(t, script(GREETING, item(), prohibited=(RUDE,)))
+    assert [r.status for r in results] == ["missed", "missed", "met"]
+
+
+def test_two_minute_call_matches_fast() -> None:
+    lines = ["I'm sorry to hear that, let me take a look at the readings on your account.",
+             "I can see an estimated reading was used last month, which pushed the total up.",
+             "Yes, if you read me the number on the meter now I can re-bill it straight away."]
+    turns = [("agent", 0.0, "Thank you for calling Brightwater Energy, my name is Tom.")]
+    for k in range(30):  # about 120 s of speech, ~340 words
+        turns.append(("customer" if k % 2 else "agent", 4.0 + 4 * k, lines[k % 3]))
+    items = [GREETING, item("rec", "Please be aware that this call is recorded for quality and training purposes."),
+             item("id", "Can you please confirm your full name and the first line of your address?", after="rec"),
+             item("offer", "Before you go, I can offer you our loyalty discount of ten percent off your tariff.",
+                  when_customer_says=("cancel my account",)),
+             item(), item("bye", "Thank you for calling {company}, have a lovely day."),
+             item("help", "How can I help you today?"), item("note", "I have made a note on your account.")]
+    s = script(*items, prohibited=(RUDE, PROMISE))
+    t = transcript(*turns)
+    match_call(t, s, agent_name="Tom")  # warm-up
+    t0 = time.perf_counter()
+    match_call(t, s, agent_name="Tom")
+    assert time.perf_counter() - t0 < 0.5
