@@ -79,16 +79,28 @@ def load_script(path: str | Path) -> Script:
     try:
         root = yaml.compose(source, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        problem = e.problem or e.context or "invalid YAML"
-        raise ScriptError(
-            f"YAML syntax error: {problem}", path=str(path), line=mark.line + 1 if mark else None
-        ) from e
+        raise _syntax_error(str(path), e) from e
     except yaml.YAMLError as e:
         raise ScriptError(f"YAML syntax error: {e}", path=str(path)) from e
     if root is None:
         raise ScriptError("the file is empty; a script needs id, version and sections", path=str(path), line=1)
     return _Parser(str(path)).script(root, source=source, content_hash=hashlib.sha256(raw).hexdigest())
+
+
+def _syntax_error(path: str, e: yaml.MarkedYAMLError) -> ScriptError:
+    """Name the line a person should look at: where the problem was found, except at the end of the
+    file (an unclosed quote or bracket), where the construct that was never closed began."""
+    problem = e.problem or e.context or "invalid YAML"
+    at_end = "end of stream" in problem or "<stream end>" in problem
+    if e.context and e.context_mark is not None and (at_end or e.problem_mark is None):
+        construct = re.sub(r"^while (scanning|parsing) (an? )?", "", e.context)
+        message = f"YAML syntax error: the {construct} that starts here is never closed ({problem})"
+        return ScriptError(message, path=path, line=e.context_mark.line + 1)
+    message = f"YAML syntax error: {problem}"
+    if e.context and e.context_mark is not None:
+        message += f" ({e.context} on line {e.context_mark.line + 1})"
+    mark = e.problem_mark or e.context_mark
+    return ScriptError(message, path=path, line=mark.line + 1 if mark else None)
 
 
 class _Parser:

@@ -219,8 +219,7 @@ class CallState:
     channels: str  # channel layout of its transcript
     script_id: str | None = None  # the script used for the score (not the manifest's script_id)
     matcher_options: dict[str, Any] = field(default_factory=dict)
-    score: float | None = None
-    passed: bool | None = None
+    score: CallScore | None = None  # the stored score, as score_call made it
     duration_s: float | None = None
 
 
@@ -581,7 +580,8 @@ class Store:
         rows = list(
             self.db.query(
                 "SELECT c.call_id, c.file, c.recording_sha256, c.transcript_id, t.options_key, t.channels,"
-                " c.duration_s, s.script_hash, s.script_id, s.matcher_version, s.matcher_options, s.score, s.passed"
+                " c.duration_s, s.script_hash, s.script_id, s.matcher_version, s.matcher_options, s.score, s.passed,"
+                " s.earned, s.possible, s.critical_failures"
                 " FROM calls c JOIN transcripts t ON t.id = c.transcript_id"
                 " LEFT JOIN scores s ON s.call_id = c.call_id WHERE c.call_id = ?",
                 [call_id],
@@ -601,8 +601,15 @@ class Store:
             channels=r["channels"],
             script_id=r["script_id"],
             matcher_options=json.loads(r["matcher_options"]) if r["matcher_options"] else {},
-            score=r["score"],
-            passed=None if r["passed"] is None else bool(r["passed"]),
+            score=None
+            if r["score"] is None
+            else CallScore(
+                score=r["score"],
+                passed=bool(r["passed"]),
+                earned=r["earned"],
+                possible=r["possible"],
+                critical_failures=tuple(json.loads(r["critical_failures"])),
+            ),
             duration_s=r["duration_s"],
         )
 

@@ -220,8 +220,12 @@ def test_schema_errors_name_file_and_line(tmp_path, text, line, fragment):
 
 def test_yaml_syntax_error_has_line(tmp_path):
     error = error_of(tmp_path, 'id: s\nversion: "1\nsections: []\n')
-    assert "YAML syntax error" in str(error)
-    assert error.line is not None and error.line >= 2
+    assert error.line == 2  # where the unclosed quote starts, not the end of the file
+    assert "YAML syntax error: the quoted scalar that starts here is never closed" in str(error)
+    error = error_of(tmp_path, "id: s\nversion: '1'\nsections: [a, b\n\n\n")
+    assert error.line == 3 and "flow sequence that starts here is never closed" in str(error)
+    error = error_of(tmp_path, "id: s\nversion: '1'\nname: a: b\n")
+    assert error.line == 3 and "mapping values are not allowed here" in str(error)
     error = error_of(tmp_path, "id: s\nversion: '1'\nsections:\n  - id: a\n   items: []\n")
     assert error.line == 5
 

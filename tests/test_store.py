@@ -272,8 +272,7 @@ def test_save_call_round_trip(store):
         channels="agent-left",
         script_id="energy-inbound",
         matcher_options={"met_threshold": 0.8},
-        score=72.5,
-        passed=False,
+        score=SCORE,
         duration_s=84.2,
     )
     assert store.call_state("nope") is None
