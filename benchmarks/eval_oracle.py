@@ -10,7 +10,8 @@ Each utterance of calls/<file>.timeline.json becomes one Segment; its words get 
 over the utterance. Speakers: agent → agent, caller → customer; a mono call (manifest channels
 "mono" or a ".mono." timeline) has every word speaker "unknown". `--noise R` simulates recogniser
 errors at rate R per word (a third each: drop, substitute a similar-looking word, insert a filler),
-seeded, to check robustness. Also prints matching time per call.
+seeded, to check robustness. `--unknown-names` drops the manifest's agent names ({agent_name} then
+accepts any name). Also prints matching time per call.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def export_call(row: dict, results, duration: float) -> dict:
     }
 
 
-def run(set_dir: Path, *, noise: float, seed: int) -> tuple[list[dict], list[float]]:
+def run(set_dir: Path, *, noise: float, seed: int, names: bool = True) -> tuple[list[dict], list[float]]:
     scripts = {}
     for p in sorted((set_dir / "scripts").glob("*.y*ml")):
         s = load_script(p)
@@ -100,7 +101,8 @@ def run(set_dir: Path, *, noise: float, seed: int) -> tuple[list[dict], list[flo
                                              seed=seed)
             script = scripts[row["script_id"]] if row.get("script_id") else next(iter(scripts.values()))
             t0 = time.perf_counter()
-            results = match_call(transcript, script, agent_name=row.get("agent_name") or None)
+            name = (row.get("agent_name") or None) if names else None
+            results = match_call(transcript, script, agent_name=name)
             times.append(time.perf_counter() - t0)
             calls.append(export_call(row, results, transcript.duration_s))
     return calls, times
@@ -122,10 +124,11 @@ def main() -> None:
     ap.add_argument("set_dir", type=Path)
     ap.add_argument("--noise", type=float, default=0.0, help="per-word ASR error rate to simulate")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--unknown-names", action="store_true", help="ignore the manifest's agent names")
     ap.add_argument("--out", type=Path, help="also write the export JSON here")
     ap.add_argument("--json", action="store_true", help="score_eval figures as JSON")
     args = ap.parse_args()
-    export, times = run(args.set_dir, noise=args.noise, seed=args.seed)
+    export, times = run(args.set_dir, noise=args.noise, seed=args.seed, names=not args.unknown_names)
     if args.out:
         args.out.write_text(json.dumps(export, indent=1))
     labels = json.loads((args.set_dir / "labels.json").read_text())

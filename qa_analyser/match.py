@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -442,14 +442,23 @@ def match_call(
         if sum(1 for i in ids if i in claimed) <= _CLAIM_OVERLAP * len(ids):
             chosen[item.id] = cand
             claimed.update(ids)
+    blocked: dict[str, float] = {}
     for item in items:
-        if chosen[item.id] is None and candidates[item.id] and candidates[item.id][0].score < floor:
-            chosen[item.id] = candidates[item.id][0]  # below threshold: kept for its similarity only
+        cands = candidates[item.id]
+        if chosen[item.id] is None and cands:
+            if cands[0].score < floor:
+                chosen[item.id] = cands[0]  # below threshold: kept for its similarity only
+            else:
+                blocked[item.id] = cands[0].score
 
     results: dict[str, ItemResult] = {}
     for item in items:
-        results[item.id] = _judge_item(item, speech_of(item.speaker), chosen[item.id], triggers.get(item.id),
-                                       speech_of("customer"), known_name, agent_name, mono, options)
+        res = _judge_item(item, speech_of(item.speaker), chosen[item.id], triggers.get(item.id),
+                          speech_of("customer"), known_name, agent_name, mono, options)
+        if item.id in blocked and res.status == "missed":
+            res = replace(res, detail=f"{res.detail}; its best match ({blocked[item.id]:.2f}) is another item's "
+                                      "evidence")
+        results[item.id] = res
     _flag_order(items, results)
     out = [results[i.id] for i in items]
     out.extend(_judge_rule(rule, speech_of(rule.speaker), mono, options) for rule in script.prohibited)
@@ -485,7 +494,9 @@ def _judge_item(item: Item, speech: Speech, match: Match | None, trigger: Match 
         elif score >= options.partial_threshold:
             status = "partial"
 
-    if status == "missed" and any(_FAREWELL_WORDING.search(w.lower()) for w in item.wordings):
+    # A bare "bye" is a truncated farewell: partial. Not on mono calls, where the customer's "bye"
+    # (said in nearly every call) cannot be told apart from the agent's.
+    if status == "missed" and not mono and any(_FAREWELL_WORDING.search(w.lower()) for w in item.wordings):
         bye = _farewell_match(speech)
         if bye is not None:
             match, status, score = bye, "partial", options.partial_threshold
@@ -523,13 +534,7 @@ def _flag_order(items: Sequence[Item], results: dict[str, ItemResult]) -> None:
             continue
         if res.start_s is not None and other.start_s is not None and res.start_s < other.start_s:
             detail = f"{res.detail}; before {item.after!r} ({res.start_s:.1f}s < {other.start_s:.1f}s)".lstrip("; ")
-            results[item.id] = _replace(res, flags=(*res.flags, "out_of_order"), detail=detail)
-
-
-def _replace(res: ItemResult, **changes: object) -> ItemResult:
-    from dataclasses import replace
-
-    return replace(res, **changes)  # type: ignore[arg-type]
+            results[item.id] = replace(res, flags=(*res.flags, "out_of_order"), detail=detail)
 
 
 def _judge_rule(rule: ProhibitedRule, speech: Speech, mono: bool, options: MatchOptions) -> ItemResult:

@@ -303,3 +303,17 @@ def test_two_minute_call_matches_fast() -> None:
     t0 = time.perf_counter()
     match_call(t, s, agent_name="Tom")
     assert time.perf_counter() - t0 < 0.5
+
+
+def test_bare_farewell_gets_no_credit_on_mono() -> None:
+    farewell = item("farewell", "Thank you for calling {company}, have a lovely day.")
+    t = transcript(("agent", 0.0, "Anything else?"), ("customer", 2.0, "No, bye."), mono=True)
+    assert match_call(t, script(farewell))[0].status == "missed"
+
+
+def test_missed_item_says_when_its_words_went_to_another_item() -> None:
+    farewell = item("farewell", "Thank you for calling {company}, have a lovely day.")
+    t = transcript(("agent", 0.0, "Thank you for calling Brightwater Energy, my name is Tom."))
+    r = one(match_call(t, script(GREETING, farewell), agent_name="Tom"), "farewell")
+    assert r.status == "missed"
+    assert "another item" in r.detail
