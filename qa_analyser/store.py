@@ -356,6 +356,7 @@ class Store:
             try:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"{os.getpid()} {_now()}\n".encode(), 0)
+                self._mark_interrupted_runs()
                 yield
             finally:
                 with contextlib.suppress(OSError):
@@ -363,6 +364,17 @@ class Store:
                 _unlock(fd)
         finally:
             os.close(fd)
+
+    def _mark_interrupted_runs(self) -> None:
+        """Runs left "running" by a process that is gone (killed, crashed) become "interrupted"."""
+        rows = self.db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
+        dead = [run_id for run_id, pid in rows if pid != os.getpid() and not _process_alive(pid)]
+        if dead:
+            with self._transaction("mark interrupted runs"):
+                self.db.execute(
+                    f"UPDATE runs SET status = 'interrupted' WHERE id IN ({', '.join('?' for _ in dead)})", dead
+                )
+            log.info("%s: runs %s were interrupted", self.name, ", ".join(map(str, dead)))
 
     # ----------------------------------------------------------------- runs and failures
 
@@ -1033,6 +1045,18 @@ def _unlock(fd: int) -> None:
             msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
         return
     fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but is not ours, or cannot tell: leave it alone
+    return True
 
 
 def _read_holder(fd: int) -> str:

@@ -577,7 +577,11 @@ def test_lock_held_by_another_process(tmp_path):
         # a killed holder never blocks the next run
         holder.kill()
         holder.wait(timeout=30)
+        store.db.execute("INSERT INTO runs (pid, started_at, command, status) VALUES (?, 'x', 'run', 'running')",
+                         [holder.pid])
+        store.db.conn.commit()
         with store.lock():
+            assert store.runs()[-1]["status"] == "interrupted"  # its run was killed
             store.start_run(command="qa run", drop_dir=None, options={}, versions={})
         with store.lock():  # released on exit
             pass
