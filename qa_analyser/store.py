@@ -383,7 +383,8 @@ class Store:
             cursor = self.db.execute(
                 "INSERT INTO runs (pid, started_at, command, drop_dir, options, versions, status)"
                 " VALUES (?, ?, ?, ?, ?, ?, 'running')",
-                [os.getpid(), _now(), command, drop_dir, _json(options), _json(versions)],
+                [os.getpid(), _now(), command, None if drop_dir is None else str(drop_dir), _json(options),
+                 _json(versions)],
             )
             return int(cursor.lastrowid)
 
