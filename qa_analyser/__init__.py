@@ -35,6 +35,9 @@ from .errors import (
     StoreError,
     TranscriptionError,
 )
+from .pipeline import RunOptions, RunSummary, run_drop_folder, start_rescore, start_run
+from .scripts import ScriptSet, load_script, load_scripts
+from .store import Store
 
 __all__ = [
     "__version__",
@@ -60,4 +63,13 @@ __all__ = [
     "TranscriptionError",
     "TranscriptionOptions",
     "Word",
+    "RunOptions",
+    "RunSummary",
+    "ScriptSet",
+    "Store",
+    "load_script",
+    "load_scripts",
+    "run_drop_folder",
+    "start_rescore",
+    "start_run",
 ]
