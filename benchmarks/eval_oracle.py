@@ -11,7 +11,8 @@ over the utterance. Speakers: agent → agent, caller → customer; a mono call 
 "mono" or a ".mono." timeline) has every word speaker "unknown". `--noise R` simulates recogniser
 errors at rate R per word (a third each: drop, substitute a similar-looking word, insert a filler),
 seeded, to check robustness. `--unknown-names` drops the manifest's agent names ({agent_name} then
-accepts any name). Also prints matching time per call.
+accepts any name); `--met` / `--partial` override the thresholds for sensitivity runs. Also prints
+matching time per call.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qa_analyser.datatypes import Segment, Transcript, TranscriptionOptions, Word  # noqa: E402
+from qa_analyser.datatypes import MatchOptions, Segment, Transcript, TranscriptionOptions, Word  # noqa: E402
 from qa_analyser.match import MATCHER_VERSION, match_call  # noqa: E402
 from qa_analyser.scripts import load_script  # noqa: E402
 
@@ -87,7 +88,8 @@ def export_call(row: dict, results, duration: float) -> dict:
     }
 
 
-def run(set_dir: Path, *, noise: float, seed: int, names: bool = True) -> tuple[list[dict], list[float]]:
+def run(set_dir: Path, *, noise: float, seed: int, names: bool = True,
+        options: MatchOptions = MatchOptions()) -> tuple[list[dict], list[float]]:
     scripts = {}
     for p in sorted((set_dir / "scripts").glob("*.y*ml")):
         s = load_script(p)
@@ -102,7 +104,7 @@ def run(set_dir: Path, *, noise: float, seed: int, names: bool = True) -> tuple[
             script = scripts[row["script_id"]] if row.get("script_id") else next(iter(scripts.values()))
             t0 = time.perf_counter()
             name = (row.get("agent_name") or None) if names else None
-            results = match_call(transcript, script, agent_name=name)
+            results = match_call(transcript, script, agent_name=name, options=options)
             times.append(time.perf_counter() - t0)
             calls.append(export_call(row, results, transcript.duration_s))
     return calls, times
@@ -124,11 +126,15 @@ def main() -> None:
     ap.add_argument("set_dir", type=Path)
     ap.add_argument("--noise", type=float, default=0.0, help="per-word ASR error rate to simulate")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--met", type=float, default=MatchOptions.met_threshold, help="met threshold")
+    ap.add_argument("--partial", type=float, default=MatchOptions.partial_threshold, help="partial threshold")
     ap.add_argument("--unknown-names", action="store_true", help="ignore the manifest's agent names")
     ap.add_argument("--out", type=Path, help="also write the export JSON here")
     ap.add_argument("--json", action="store_true", help="score_eval figures as JSON")
     args = ap.parse_args()
-    export, times = run(args.set_dir, noise=args.noise, seed=args.seed, names=not args.unknown_names)
+    options = MatchOptions(met_threshold=args.met, partial_threshold=args.partial)
+    export, times = run(args.set_dir, noise=args.noise, seed=args.seed, names=not args.unknown_names,
+                        options=options)
     if args.out:
         args.out.write_text(json.dumps(export, indent=1))
     labels = json.loads((args.set_dir / "labels.json").read_text())
