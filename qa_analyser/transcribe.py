@@ -81,6 +81,19 @@ class _TimeMap:
             return span.original_start + span.length
         return self.spans[i + 1].original_start
 
+    def interval(self, start: float, end: float) -> tuple[float, float]:
+        """Map a word's (start, end); a word never stretches across a gap into the next region."""
+        if not self.spans:
+            return start, end
+        a = self(start)
+        b = self(end, is_end=True)
+        i = int(np.searchsorted(self._starts, start, side="right")) - 1
+        if i >= 0 and start - self.spans[i].compact_start > self.spans[i].length:
+            i += 1  # the start was in the gap: the word belongs to the next region
+        i = min(max(i, 0), len(self.spans) - 1)
+        region_end = self.spans[i].original_start + self.spans[i].length
+        return a, max(a, min(b, region_end))
+
 
 def compact_stream(samples: np.ndarray, regions: list[tuple[float, float]],
                    sample_rate: int = SAMPLE_RATE, gap_s: float = GAP_S) -> tuple[np.ndarray, _TimeMap]:
@@ -314,25 +327,23 @@ def _to_segment(seg: Any, speaker: Speaker, channel: int | None, time_map: _Time
     jump across a gap of more than SPLIT_GAP_S, so each segment's times cover only its own speech.
     """
 
-    def start_of(t: float) -> float:
-        return round(time_map(t) if time_map else t, 3)
-
-    def end_of(t: float) -> float:
-        return round(time_map(t, is_end=True) if time_map else t, 3)
+    def span_of(start: float, end: float) -> tuple[float, float]:
+        a, b = time_map.interval(start, end) if time_map else (start, end)
+        return round(a, 3), round(max(a, b), 3)
 
     common = dict(speaker=speaker, avg_logprob=round(float(seg.avg_logprob), 4),
                   no_speech_prob=round(float(seg.no_speech_prob), 4), channel=channel)
     if not seg.words:
-        start, end = start_of(seg.start), end_of(seg.end)
-        return [Segment(text=seg.text.strip(), start=start, end=max(start, end), **common)]
+        start, end = span_of(seg.start, seg.end)
+        return [Segment(text=seg.text.strip(), start=start, end=end, **common)]
 
     groups: list[list[tuple[str, Word]]] = []
     for w in seg.words:
         text = w.word.strip()
         if not text:
             continue
-        start, end = start_of(w.start), end_of(w.end)
-        word = Word(text=text, start=start, end=max(start, end),
+        start, end = span_of(w.start, w.end)
+        word = Word(text=text, start=start, end=end,
                     probability=round(float(w.probability), 4), speaker=speaker)
         if not groups or (time_map is not None and start - groups[-1][-1][1].end > SPLIT_GAP_S):
             groups.append([])

@@ -1,0 +1,259 @@
+"""transcribe.py: layouts, timestamp mapping, hallucination guards, the real tiny.en model (slow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from qa_analyser.audio import SAMPLE_RATE, AudioData, decode_audio
+from qa_analyser.datatypes import Transcript, TranscriptionOptions
+from qa_analyser.errors import AudioError, ConfigError, ModelError
+from qa_analyser.transcribe import GAP_S, Transcriber, _keep_segment, compact_stream
+
+CALLS = Path(__file__).resolve().parent.parent / "fixtures" / "calls"
+
+
+def audio_of(*channels: np.ndarray, path: str = "synthetic.wav") -> AudioData:
+    return AudioData(channels=tuple(channels), duration_s=len(channels[0]) / SAMPLE_RATE,
+                     source_channels=len(channels), path=path)
+
+
+def tone(freqs: list[float], seconds: float, amp: float = 0.15) -> np.ndarray:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    x = sum(np.sin(2 * np.pi * f * t) for f in freqs) / len(freqs)
+    envelope = np.minimum(1, np.minimum(t / 0.02, (seconds - t) / 0.05))
+    return (amp * x * envelope).astype(np.float32)
+
+
+def hold_music(seed: int, seconds: float = 14.0) -> np.ndarray:
+    """Random three-note chords and arpeggios over a little noise: loud, tonal, rhythmic."""
+    rng = np.random.default_rng(seed)
+    notes = []
+    while sum(len(n) for n in notes) < seconds * SAMPLE_RATE:
+        f = 220 * 2 ** (rng.integers(0, 24) / 12)
+        notes.append(tone([f, f * 1.5, f * 2.01], float(rng.choice([0.15, 0.3, 0.6])), 0.1 + 0.2 * rng.random()))
+    x = np.concatenate(notes)[: int(seconds * SAMPLE_RATE)]
+    return x + rng.normal(0, 0.005, len(x)).astype(np.float32)
+
+
+def silence_then_noise(seconds: float = 12.0) -> np.ndarray:
+    x = np.zeros(int(seconds * SAMPLE_RATE), np.float32)
+    x[4 * SAMPLE_RATE :] = np.random.default_rng(1).normal(0, 0.003, len(x) - 4 * SAMPLE_RATE)
+    return x
+
+
+# --------------------------------------------------------------------------- no model needed
+
+
+def test_compact_stream_maps_times_back() -> None:
+    samples = np.arange(20 * SAMPLE_RATE, dtype=np.float32)
+    regions = [(1.0, 3.0), (10.0, 10.5), (15.0, 19.0)]
+    stream, time_map = compact_stream(samples, regions)
+    assert len(stream) == pytest.approx((2.0 + 0.5 + 4.0 + 4 * GAP_S) * SAMPLE_RATE, abs=2)
+    # the first region starts after one gap
+    assert stream[int(GAP_S * SAMPLE_RATE)] == samples[SAMPLE_RATE]
+    assert time_map(GAP_S) == pytest.approx(1.0)
+    assert time_map(GAP_S + 1.5) == pytest.approx(2.5)
+    second = GAP_S + 2.0 + GAP_S
+    assert time_map(second + 0.25) == pytest.approx(10.25)
+    # inside a gap: an end sticks to the region before, a start to the region after
+    in_gap = GAP_S + 2.0 + GAP_S / 2
+    assert time_map(in_gap, is_end=True) == pytest.approx(3.0)
+    assert time_map(in_gap) == pytest.approx(10.0)
+    assert time_map(0.0) == pytest.approx(1.0)
+    assert time_map(1000.0, is_end=True) == pytest.approx(19.0)
+    # a word whose end lands in the next region is cut at the end of its own region
+    assert time_map.interval(GAP_S + 1.9, second + 0.1) == pytest.approx((2.9, 3.0))
+    assert time_map.interval(in_gap, second + 0.1) == pytest.approx((10.0, 10.1))
+
+
+def test_unknown_options_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="speech_detection"):
+        Transcriber(TranscriptionOptions(speech_detection="webrtc"))
+    with pytest.raises(ConfigError, match="device"):
+        Transcriber(TranscriptionOptions(device="tpu"))
+
+
+def test_mono_file_with_stereo_layout_is_an_audio_error() -> None:
+    tr = Transcriber()
+    with pytest.raises(AudioError, match=r"call\.wav.*one channel"):
+        tr.transcribe(audio_of(np.zeros(SAMPLE_RATE, np.float32), path="call.wav"), "agent-left")
+    assert tr._model is None  # refused before loading anything
+
+
+def test_unknown_layout() -> None:
+    with pytest.raises(ConfigError, match="agent-middle"):
+        Transcriber().transcribe(audio_of(np.zeros(SAMPLE_RATE, np.float32)), "agent-middle")
+
+
+def test_cuda_without_gpu_is_a_clear_model_error() -> None:
+    import ctranslate2
+
+    if ctranslate2.get_cuda_device_count() > 0:
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(ModelError, match="cuda"):
+        Transcriber(TranscriptionOptions(device="cuda")).load()
+
+
+def test_unknown_model_offline_is_a_model_error() -> None:
+    with pytest.raises(ModelError, match="offline"):
+        Transcriber(TranscriptionOptions(model="large-v3")).load()
+
+
+def fake_segment(text: str, *, logprob: float = -0.3, no_speech: float = 0.05, cr: float = 1.2, word_p: float = 0.9):
+    words = [SimpleNamespace(word=" " + w, start=0.0, end=0.1, probability=word_p) for w in text.split()]
+    return SimpleNamespace(text=" " + text, avg_logprob=logprob, no_speech_prob=no_speech, compression_ratio=cr, words=words)
+
+
+@pytest.mark.parametrize(
+    "segment",
+    [
+        fake_segment("[Music]"),
+        fake_segment("(upbeat music)"),
+        fake_segment("♪ ♪"),
+        fake_segment("..."),
+        fake_segment("Thank you.", logprob=-1.4, no_speech=0.58),
+        fake_segment("Thank you.", no_speech=0.9),
+        fake_segment("so so so so so so so so so so so so", cr=3.1),
+        fake_segment("the the the the the the the the the the"),
+        fake_segment("hmm what now", word_p=0.1),
+    ],
+)
+def test_guards_drop_hallucination_shapes(segment) -> None:
+    assert not _keep_segment(segment)
+
+
+def test_guards_keep_ordinary_speech() -> None:
+    assert _keep_segment(fake_segment("Thank you for calling Greenfield Energy, my name is Sarah."))
+    assert _keep_segment(fake_segment("Thank you.", logprob=-0.4, no_speech=0.3))
+
+
+# --------------------------------------------------------------------------- the real model
+
+
+@pytest.fixture(scope="module")
+def transcriber() -> Transcriber:
+    tr = Transcriber(TranscriptionOptions(model="tiny.en", device="cpu"))
+    tr.load()
+    return tr
+
+
+def timeline(name: str) -> list[dict]:
+    return json.loads((CALLS / f"{name}.timeline.json").read_text())
+
+
+def near_utterance(word, utterances: list[dict], slack: float = 0.6) -> bool:
+    mid = (word.start + word.end) / 2
+    return any(u["start_s"] - slack <= mid <= u["end_s"] + slack for u in utterances)
+
+
+def check_transcript(t: Transcript, duration: float) -> None:
+    assert t.segments, "no speech recognised"
+    starts = [s.start for s in t.segments]
+    assert starts == sorted(starts)
+    for s in t.segments:
+        assert 0.0 <= s.start <= s.end <= duration + 0.01
+        for w in s.words:
+            assert s.start <= w.start <= w.end <= s.end and w.speaker == s.speaker
+
+
+@pytest.mark.slow
+def test_stereo_agent_left_labels_and_times(transcriber: Transcriber) -> None:
+    audio = decode_audio(CALLS / "inbound-01.wav")
+    t = transcriber.transcribe(audio, "agent-left")
+    check_transcript(t, audio.duration_s)
+    assert t.channels == "agent-left" and t.device == "cpu" and t.compute_type == "int8"
+    assert t.model_id.startswith("tiny.en@sha256:") and t.options.speech_detection == "energy"
+    assert 0 < t.speech_s < 2 * audio.duration_s
+    assert {s.speaker for s in t.segments} == {"agent", "customer"}
+    assert all(s.channel == (0 if s.speaker == "agent" else 1) for s in t.segments)
+    agent_text = " ".join(w.text for w in t.words("agent")).lower()
+    assert "thank you for calling" in agent_text and "energy" in agent_text
+    lines = timeline("inbound-01")
+    agent_lines = [u for u in lines if u["speaker"] == "agent"]
+    customer_lines = [u for u in lines if u["speaker"] == "customer"]
+    assert all(near_utterance(w, agent_lines) for w in t.words("agent"))
+    assert all(near_utterance(w, customer_lines) for w in t.words("customer"))
+    first = t.words("agent")[0]
+    assert first.start == pytest.approx(agent_lines[0]["start_s"], abs=0.6)
+
+
+@pytest.mark.slow
+def test_agent_right_layout(transcriber: Transcriber) -> None:
+    audio = decode_audio(CALLS / "inbound-02.mp3")
+    t = transcriber.transcribe(audio, "agent-right")
+    check_transcript(t, audio.duration_s)
+    assert all(s.channel == (1 if s.speaker == "agent" else 0) for s in t.segments)
+    agent_text = " ".join(w.text for w in t.words("agent")).lower()
+    assert "energy" in agent_text
+    customer_text = " ".join(w.text for w in t.words("customer")).lower()
+    assert "cancel" in customer_text
+
+
+@pytest.mark.slow
+def test_mono_call_is_unknown_speaker(transcriber: Transcriber) -> None:
+    audio = decode_audio(CALLS / "inbound-03.mp3")
+    t = transcriber.transcribe(audio, "mono")
+    check_transcript(t, audio.duration_s)
+    assert {s.speaker for s in t.segments} == {"unknown"} and not t.has_speakers
+    assert all(s.channel is None for s in t.segments)
+    assert "thank you for calling" in t.text.lower()
+
+
+@pytest.mark.slow
+def test_stereo_given_mono_layout_is_downmixed(transcriber: Transcriber) -> None:
+    audio = decode_audio(CALLS / "inbound-01.wav")
+    t = transcriber.transcribe(audio, "mono")
+    assert {s.speaker for s in t.segments} == {"unknown"}
+    text = t.text.lower()
+    assert "thank you for calling" in text and "bill" in text  # both parties heard
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("detection", ["energy", "none"])
+def test_hold_music_and_silence_give_no_text(detection: str) -> None:
+    tr = Transcriber(TranscriptionOptions(speech_detection=detection, device="cpu"))
+    for seed in (0, 1, 2, 3):
+        t = tr.transcribe(audio_of(hold_music(seed), path=f"music{seed}.wav"), "mono")
+        assert t.segments == (), (seed, t.text)
+    t = tr.transcribe(audio_of(silence_then_noise(), silence_then_noise()), "agent-left")
+    assert t.segments == ()
+
+
+@pytest.mark.slow
+def test_silero_option_runs(transcriber: Transcriber) -> None:
+    tr = Transcriber(TranscriptionOptions(speech_detection="silero", device="cpu"))
+    tr._model, tr.model_id, tr.device, tr.compute_type, tr.english_only = (
+        transcriber._model, transcriber.model_id, transcriber.device, transcriber.compute_type, True)
+    audio = decode_audio(CALLS / "inbound-03.mp3")
+    t = tr.transcribe(audio, "mono")
+    assert t.options.speech_detection == "silero" and 0 < t.speech_s <= audio.duration_s
+
+
+@pytest.mark.slow
+def test_model_loaded_once(transcriber: Transcriber) -> None:
+    model = transcriber._model
+    audio = decode_audio(CALLS / "inbound-03.mp3")
+    transcriber.transcribe(audio, "mono")
+    assert transcriber._model is model
+
+
+@pytest.mark.gpu
+def test_cuda_float16_transcribes() -> None:
+    import ctranslate2
+
+    if ctranslate2.get_cuda_device_count() == 0:
+        pytest.skip("no CUDA device")
+    tr = Transcriber(TranscriptionOptions(device="cuda"))
+    audio = decode_audio(CALLS / "inbound-01.wav")
+    t = tr.transcribe(audio, "agent-left")
+    assert t.device == "cuda" and t.compute_type == "float16"
+    check_transcript(t, audio.duration_s)
+    assert "thank you for calling" in " ".join(w.text for w in t.words("agent")).lower()
+    auto = Transcriber(TranscriptionOptions(device="auto"))
+    auto.load()
+    assert auto.device == "cuda" and auto.compute_type == "float16"
