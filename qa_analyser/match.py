@@ -57,10 +57,10 @@ _FAREWELL_WORDING = re.compile(r"\b(bye|goodbye|take care|have an? (\w+ )?(day|e
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _COVERAGE_MIN_CONTENT = 3  # shorter wordings have too few words for an order-free match
 _COVERAGE_SLACK = 3  # region = wording length + this many tokens
-_KEY_SIMILARITY = 80
-_CONTENT_GUARD = 0.5  # alignment windows with a smaller share of the content words are scaled down  # two stems count as the same word (ASR slip) at this fuzz.ratio
-_CLAIM_OVERLAP = 0.5
-_TURN_GAP_S = 1.0  # a pause this long between segments starts a new turn  # a window may share at most this share of its words with a better item's claim
+_KEY_SIMILARITY = 80  # two stems of 5+ letters count as the same word (an ASR slip) at this fuzz.ratio
+_CONTENT_GUARD = 0.5  # alignment windows with a smaller share of the content words are scaled down
+_CLAIM_OVERLAP = 0.5  # a window may share at most this share of its words with a better item's claim
+_TURN_GAP_S = 1.0  # a pause this long between segments starts a new turn
 
 
 # --------------------------------------------------------------------------- speech
