@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -284,7 +283,8 @@ def test_empty_transcript() -> None:
     assert [r.status for r in results] == ["missed", "missed", "met"]
 
 
-def test_two_minute_call_matches_fast() -> None:
+def test_two_minute_call_with_many_turns() -> None:
+    # Speed on such a call is measured by benchmarks/match_bench.py, not asserted here.
     lines = ["I'm sorry to hear that, let me take a look at the readings on your account.",
              "I can see an estimated reading was used last month, which pushed the total up.",
              "Yes, if you read me the number on the meter now I can re-bill it straight away."]
@@ -292,17 +292,16 @@ def test_two_minute_call_matches_fast() -> None:
     for k in range(30):  # about 120 s of speech, ~340 words
         turns.append(("customer" if k % 2 else "agent", 4.0 + 4 * k, lines[k % 3]))
     items = [GREETING, item("rec", "Please be aware that this call is recorded for quality and training purposes."),
-             item("id", "Can you please confirm your full name and the first line of your address?", after="rec"),
              item("offer", "Before you go, I can offer you our loyalty discount of ten percent off your tariff.",
                   when_customer_says=("cancel my account",)),
-             item(), item("bye", "Thank you for calling {company}, have a lovely day."),
-             item("help", "How can I help you today?"), item("note", "I have made a note on your account.")]
-    s = script(*items, prohibited=(RUDE, PROMISE))
-    t = transcript(*turns)
-    match_call(t, s, agent_name="Tom")  # warm-up
-    t0 = time.perf_counter()
-    match_call(t, s, agent_name="Tom")
-    assert time.perf_counter() - t0 < 0.5
+             item("bye", "Thank you for calling {company}, have a lovely day.")]
+    results = {r.item_id: r for r in match_call(transcript(*turns), script(*items, prohibited=(RUDE, PROMISE)),
+                                                 agent_name="Tom")}
+    assert results["greeting"].status == "met" and results["greeting"].start_s == 0.0
+    assert results["rec"].status == "missed"
+    assert results["offer"].status == "not_applicable"
+    assert results["bye"].status == "missed"  # the greeting's words count for the greeting only
+    assert results["rude"].status == "met" and results["guarantee"].status == "met"
 
 
 def test_bare_farewell_gets_no_credit_on_mono() -> None:
