@@ -194,6 +194,17 @@ class MatchOptions:
 
 
 @dataclass(frozen=True)
+class WordingDiff:
+    """Word-level comparison of what was said with the approved wording of a verbatim item."""
+
+    fidelity: float  # 0-1: share of the approved words said, in order, with nothing added
+    approved: str  # the approved wording compared against (placeholders filled)
+    dropped: tuple[str, ...] = ()  # approved words not said
+    substituted: tuple[tuple[str, str], ...] = ()  # (approved word(s), said word(s))
+    added: tuple[str, ...] = ()  # words said that the approved wording does not have
+
+
+@dataclass(frozen=True)
 class ItemResult:
     """The verdict on one script item or prohibited rule for one call, with its evidence."""
 
@@ -210,6 +221,7 @@ class ItemResult:
     detail: str = ""  # why: which wording matched, trigger phrase, mono caveat, negation, ...
     weight: float = 1.0
     critical: bool = False
+    wording: WordingDiff | None = None  # verbatim items: what was dropped, substituted or added
 
 
 @dataclass(frozen=True)
