@@ -27,6 +27,7 @@ from .datatypes import (
     CallInfo,
     CallScore,
     ItemResult,
+    WordingDiff,
     Script,
     Segment,
     Transcript,
@@ -200,6 +201,12 @@ def _m001_initial_schema(db: sqlite_utils.Database) -> None:
 def _m002_segments_fts(db: sqlite_utils.Database) -> None:
     # Porter stemming: searching "cancel" finds "cancelling"; triggers keep the index in step.
     db["segments"].enable_fts(["text"], create_triggers=True, tokenize="porter")
+
+
+@MIGRATIONS(name="m003_item_results_wording")
+def _m003_item_results_wording(db: sqlite_utils.Database) -> None:
+    # JSON of a WordingDiff (verbatim items); NULL for every other verdict and for older rows.
+    db.execute("ALTER TABLE item_results ADD COLUMN wording TEXT")
 
 
 # --------------------------------------------------------------------------- the store
@@ -774,8 +781,8 @@ class Store:
         self.db.execute("DELETE FROM item_results WHERE call_id = ?", [call_id])
         self.db.conn.executemany(
             "INSERT INTO item_results (call_id, position, item_id, section, kind, status, flags, confidence,"
-            " start_s, end_s, evidence, speaker, detail, weight, critical)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " start_s, end_s, evidence, speaker, detail, weight, critical, wording)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     call_id,
@@ -793,6 +800,7 @@ class Store:
                     r.detail,
                     r.weight,
                     int(r.critical),
+                    None if r.wording is None else _json(_wording_dict(r.wording)),
                 )
                 for position, r in enumerate(results)
             ],
@@ -818,10 +826,15 @@ class Store:
     # ----------------------------------------------------------------- reading results
 
     def export_calls(
-        self, *, agent_id: str | None = None, team: str | None = None, script_id: str | None = None
+        self,
+        *,
+        agent_id: str | None = None,
+        team: str | None = None,
+        script_id: str | None = None,
+        call_id: str | None = None,
     ) -> list[dict]:
         """Scored calls in the export shape of CONTRACT.md §4 (plus extra keys), by started_at, call_id."""
-        where, params = _filters(agent_id=agent_id, team=team, script_id=script_id)
+        where, params = _filters(agent_id=agent_id, team=team, script_id=script_id, call_id=call_id)
         calls = list(
             self.db.query(
                 "SELECT c.*, s.script_id AS used_script_id, s.script_version, s.script_hash, s.score, s.passed,"
@@ -854,6 +867,7 @@ class Store:
                     "detail": r["detail"],
                     "weight": r["weight"],
                     "critical": bool(r["critical"]),
+                    "wording": None if r["wording"] is None else json.loads(r["wording"]),
                 }
             )
         return [
@@ -886,6 +900,11 @@ class Store:
             }
             for c in calls
         ]
+
+    def call_transcript(self, call_id: str) -> Transcript | None:
+        """The transcript a stored call was scored from (None: no such call)."""
+        row = self.db.execute("SELECT transcript_id FROM calls WHERE call_id = ?", [call_id]).fetchone()
+        return None if row is None else self.load_transcript(int(row[0]))
 
     def agent_exists(self, agent_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM calls WHERE agent_id = ? LIMIT 1", [agent_id]).fetchone() is not None
@@ -936,12 +955,16 @@ class Store:
         marks = ", ".join("?" for _ in statuses)
         rows = self.db.query(
             "SELECT c.call_id, c.file, c.started_at, r.status, r.flags, r.confidence, r.start_s, r.end_s,"
-            " r.evidence, r.detail FROM item_results r JOIN calls c ON c.call_id = r.call_id"
+            " r.evidence, r.detail, r.wording FROM item_results r JOIN calls c ON c.call_id = r.call_id"
             f" WHERE c.agent_id = ? AND r.item_id = ? AND r.status IN ({marks})"
             " ORDER BY c.started_at IS NULL, c.started_at DESC, c.call_id LIMIT ?",
             [agent_id, item_id, *statuses, limit],
         )
-        return [{**row, "flags": json.loads(row["flags"])} for row in rows]
+        return [
+            {**row, "flags": json.loads(row["flags"]), "wording": None if row["wording"] is None
+             else json.loads(row["wording"])}
+            for row in rows
+        ]
 
     def search(self, query: str, *, limit: int = 20) -> list[dict]:
         """Full-text search of what was said (every word must appear; stemmed), best matches first."""
@@ -980,6 +1003,17 @@ def _decode(row: dict, columns: tuple[str, ...]) -> dict:
     return row
 
 
+def _wording_dict(diff: WordingDiff) -> dict:
+    """A WordingDiff as stored and exported: substituted pairs become two-element lists."""
+    return {
+        "fidelity": diff.fidelity,
+        "approved": diff.approved,
+        "dropped": list(diff.dropped),
+        "substituted": [list(pair) for pair in diff.substituted],
+        "added": list(diff.added),
+    }
+
+
 def _options(data: dict) -> TranscriptionOptions:
     known = {f.name for f in dataclasses.fields(TranscriptionOptions)}
     return TranscriptionOptions(**{k: v for k, v in data.items() if k in known})
@@ -1001,7 +1035,7 @@ def _call_info(row: dict) -> CallInfo:
 
 
 def _filters(**values: str | None) -> tuple[str, list[str]]:
-    columns = {"agent_id": "c.agent_id", "team": "c.team", "script_id": "s.script_id"}
+    columns = {"agent_id": "c.agent_id", "team": "c.team", "script_id": "s.script_id", "call_id": "c.call_id"}
     clauses, params = ["1"], []
     for name, value in values.items():
         if value is not None:

@@ -25,6 +25,7 @@ from qa_analyser.datatypes import (
     Transcript,
     TranscriptionOptions,
     Word,
+    WordingDiff,
 )
 from qa_analyser.errors import LockedError, StoreError
 from qa_analyser.store import MIGRATIONS, CallState, Store
@@ -251,7 +252,92 @@ def test_read_only_database(tmp_path):
         tmp_path.chmod(0o755)
 
 
+def test_database_from_before_the_wording_column_is_upgraded_in_place(tmp_path):
+    import sqlite_utils
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    MIGRATIONS.apply(old, stop_before="m003_item_results_wording")  # what qa-analyser 0.1 created
+    assert "wording" not in old["item_results"].columns_dict
+    now = "2026-11-02T09:20:00Z"
+    old.execute("INSERT INTO recordings VALUES (?, 1, 84.2, 2, ?)", [SHA, now])
+    old.execute("INSERT INTO transcripts (id, recording_sha256, channels, options_key, options, duration_s,"
+                " created_at) VALUES (1, ?, 'agent-left', 'k', '{}', 84.2, ?)", [SHA, now])
+    old.execute("INSERT INTO segments (transcript_id, idx, speaker, start_s, end_s, text)"
+                " VALUES (1, 0, 'agent', 0.8, 3.9, 'Thank you for calling')")
+    old.execute("INSERT INTO scripts VALUES (?, 'energy-inbound', '3', '', 'en', NULL, 'id: x', ?)", ["c" * 64, now])
+    old.execute("INSERT INTO calls (call_id, file, recording_sha256, transcript_id, agent_id, channels,"
+                " created_at, updated_at) VALUES ('old1', 'old1.mp3', ?, 1, 'agent-1', 'agent-left', ?, ?)",
+                [SHA, now, now])
+    old.execute("INSERT INTO scores (call_id, script_id, script_version, script_hash, score, passed, earned,"
+                " possible, matcher_version, scored_at) VALUES ('old1', 'energy-inbound', '3', ?, 100, 1, 10, 10,"
+                " 'fuzzy-1', ?)", ["c" * 64, now])
+    old.execute("INSERT INTO item_results (call_id, position, item_id, section, kind, status, confidence,"
+                " evidence) VALUES ('old1', 0, 'greeting', 'opening', 'required', 'met', 0.9,"
+                " 'thank you for calling')")
+    old.conn.commit()
+    old.close()
+
+    store = Store.open(path)
+    assert [m.name for m in MIGRATIONS.applied(store.db)][-1] == "m003_item_results_wording"
+    assert "wording" in store.db["item_results"].columns_dict
+    (call,) = store.export_calls()
+    assert call["call_id"] == "old1" and call["score"] == 100
+    assert call["items"] == [{"item_id": "greeting", "section": "opening", "kind": "required", "status": "met",
+                              "flags": [], "confidence": 0.9, "start_s": None, "end_s": None,
+                              "evidence": "thank you for calling", "speaker": None, "detail": "", "weight": 1.0,
+                              "critical": False, "wording": None}]
+    assert store.call_transcript("old1").segments[0].text == "Thank you for calling"
+    save(store, results=[dataclasses.replace(make_results()[0], wording=WORDING)])  # new rows carry it
+    assert store.export_calls(call_id="c123")[0]["items"][0]["wording"]["fidelity"] == 0.83
+    store.close()
+
+
 # --------------------------------------------------------------------------- calls
+
+WORDING = WordingDiff(
+    fidelity=0.83,
+    approved="this call is recorded for quality and training purposes",
+    dropped=("training",),
+    substituted=(("purposes", "reasons"),),
+    added=("today",),
+)
+
+
+def test_wording_diff_round_trips_through_save_rescore_and_export(store):
+    verbatim = ItemResult(item_id="notice", section="opening", kind="required", status="partial",
+                          confidence=0.83, start_s=4.0, end_s=7.5, evidence="this call is recorded for quality",
+                          detail="verbatim item: wording not exact", wording=WORDING)
+    save(store, results=[*make_results(), verbatim])
+    items = store.export_calls()[0]["items"]
+    assert [i["wording"] for i in items] == [None, None, {
+        "fidelity": 0.83,
+        "approved": "this call is recorded for quality and training purposes",
+        "dropped": ["training"],
+        "substituted": [["purposes", "reasons"]],
+        "added": ["today"],
+    }]
+    raw = store.db.execute("SELECT wording FROM item_results WHERE item_id = 'greeting'").fetchone()[0]
+    assert raw is None  # NULL, not the JSON text 'null', for items that are not verbatim
+    examples = store.example_calls("agent-104", "notice", statuses=("partial",))
+    assert examples[0]["wording"]["dropped"] == ["training"]
+
+    exact = dataclasses.replace(WORDING, fidelity=1.0, dropped=(), substituted=(), added=())
+    store.save_rescore(run_id=2, call_id="c123", script=make_script(), score=SCORE, matcher_version="v2",
+                       matcher_options={}, results=[dataclasses.replace(verbatim, status="met", wording=exact)])
+    (item,) = store.export_calls()[0]["items"]
+    assert item["wording"] == {"fidelity": 1.0, "approved": WORDING.approved, "dropped": [], "substituted": [],
+                               "added": []}
+
+
+def test_one_call_and_its_transcript(store):
+    save(store)
+    save(store, make_call("c200"), sha="cd" * 32)
+    assert [c["call_id"] for c in store.export_calls(call_id="c200")] == ["c200"]
+    assert store.export_calls(call_id="nope") == []
+    assert store.call_transcript("c200") == make_transcript()
+    assert store.call_transcript("nope") is None
+
 
 
 def test_save_call_round_trip(store):
