@@ -288,6 +288,64 @@ def report_agent(
     sys.stdout.write(agent_report_json(rep) if format is ReportFormat.json else agent_report_text(rep))
 
 
+@report_app.command("call")
+def report_call(
+    call_id: Annotated[str, typer.Argument(help="The call's id as in the manifest.")],
+    db: DbOption,
+    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="text or json.")] = ReportFormat.text,
+) -> None:
+    """A reviewer's view of one call: metadata, score, every item verdict with its evidence, the transcript."""
+    from .report import CallReport, call_report_json, call_report_text
+
+    try:
+        store = _open_store(db, must_exist=True)
+        found = store.export_calls(call_id=call_id)
+        if not found:
+            known = store.call_transcript(call_id) is not None
+            raise _fail(f"call {call_id!r} has no score in {db}" if known else f"no call {call_id!r} in {db}")
+        rep = CallReport(call=found[0], transcript=store.call_transcript(call_id))
+    except QAError as e:
+        raise _fail(str(e)) from None
+    sys.stdout.write(call_report_json(rep) if format is ReportFormat.json else call_report_text(rep))
+
+
+@app.command()
+def calibrate(
+    human_csv: Annotated[Path, typer.Argument(
+        help="Reviewers' labels: CSV with columns call_id,item_id,status (optional reviewer,notes).",
+        dir_okay=False)],
+    db: DbOption,
+    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="text or json.")] = ReportFormat.text,
+    min_per_class: Annotated[int, typer.Option(
+        min=1, help="Human rows per class below which the threshold suggestion is called unreliable.")] = 30,
+) -> None:
+    """Agreement of the stored verdicts with human reviewers, and suggested met/partial thresholds.
+
+    Exit 0; 1 when some CSV rows were malformed (each named on stderr, the rest used); 2 for a missing
+    or unreadable CSV or database.
+    """
+    from .calibrate import calibrate as run_calibration
+    from .calibrate import read_human_csv, verdicts_from_export
+    from .report import calibration_json, calibration_text
+
+    if not human_csv.is_file():
+        raise _fail(f"no CSV file at {human_csv}")
+    try:
+        text = human_csv.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise _fail(f"cannot read {human_csv}: {e}") from None
+    try:
+        labels = read_human_csv(text, source=str(human_csv))
+        verdicts = verdicts_from_export(_open_store(db, must_exist=True).export_calls())
+        result = run_calibration(labels, verdicts, min_per_class=min_per_class)
+    except QAError as e:
+        raise _fail(str(e)) from None
+    for problem in result.problems:
+        typer.echo(f"Error: {problem}", err=True)
+    sys.stdout.write(calibration_json(result) if format is ReportFormat.json else calibration_text(result))
+    raise typer.Exit(code=1 if result.problems else 0)
+
+
 @app.command()
 def failures(
     db: DbOption,

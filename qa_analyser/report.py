@@ -1,4 +1,5 @@
-"""Pure renderers: exports (JSON, CSV), the trainer's per-agent gap report, run summaries.
+"""Pure renderers: exports (JSON, CSV), the trainer's per-agent gap report, a reviewer's per-call view,
+calibration against human reviewers.
 
 Inputs are exported calls (contract §4 dicts, as ``Store.export_calls`` returns them) and
 dataclasses; outputs are text. Nothing here touches the database or prints.
@@ -9,9 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
+from .calibrate import Calibration
+from .datatypes import Transcript
 from .errors import ReportError
 from .score import ItemRate, item_rates, roll_up
 
@@ -58,6 +62,19 @@ class Example:
     end_s: float | None
     quote: str
     detail: str = ""
+    wording: Mapping | None = None  # verbatim items: the stored wording diff (export shape)
+
+
+@dataclass(frozen=True)
+class WordingFidelity:
+    """Verbatim item: mean word fidelity of the agent against the team's, and what the agent changes most."""
+
+    agent_mean: float | None
+    agent_calls: int
+    team_mean: float | None
+    team_calls: int
+    often_dropped: tuple[tuple[str, int], ...] = ()  # (word, calls)
+    often_substituted: tuple[tuple[str, str, int], ...] = ()  # (approved, said, calls)
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,7 @@ class ItemGap:
     team: ItemRate | None
     examples: tuple[Example, ...] = ()  # the agent's calls where it went wrong
     model_answer: Example | None = None  # a call of the team where it was met: what good sounds like
+    fidelity: WordingFidelity | None = None  # verbatim items: how close to the approved wording
 
     @property
     def gap_count(self) -> int:
@@ -106,7 +124,30 @@ def _round(x: float | None) -> float | None:
 def _example(call: Mapping, item: Mapping) -> Example:
     return Example(call_id=str(call["call_id"]), file=call.get("file"), started_at=call.get("started_at"),
                    status=item["status"], start_s=item.get("start_s"), end_s=item.get("end_s"),
-                   quote=item.get("evidence") or "", detail=item.get("detail") or "")
+                   quote=item.get("evidence") or "", detail=item.get("detail") or "",
+                   wording=item.get("wording"))
+
+
+def _wordings(calls: Sequence[Mapping], item_id: str) -> list[Mapping]:
+    return [it["wording"] for c in calls for it in c.get("items", [])
+            if it["item_id"] == item_id and it["kind"] != "prohibited" and it.get("wording")]
+
+
+def _fidelity(agent_calls: Sequence[Mapping], team_calls: Sequence[Mapping], item_id: str) -> WordingFidelity | None:
+    mine, theirs = _wordings(agent_calls, item_id), _wordings(team_calls, item_id)
+    if not mine and not theirs:
+        return None
+
+    def mean(ws: list[Mapping]) -> float | None:
+        return round(sum(float(w["fidelity"]) for w in ws) / len(ws), 3) if ws else None
+
+    dropped = Counter(word for w in mine for word in dict.fromkeys(w.get("dropped") or ()))
+    swapped = Counter((a, b) for w in mine for a, b in dict.fromkeys(tuple(p) for p in w.get("substituted") or ()))
+    return WordingFidelity(
+        agent_mean=mean(mine), agent_calls=len(mine), team_mean=mean(theirs), team_calls=len(theirs),
+        often_dropped=tuple(sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))[:3]),
+        often_substituted=tuple((a, b, n) for (a, b), n in sorted(swapped.items(), key=lambda kv: (-kv[1], kv[0]))[:3]),
+    )
 
 
 def build_agent_report(agent_id: str, agent_calls: Sequence[Mapping], team_calls: Sequence[Mapping],
@@ -136,7 +177,9 @@ def build_agent_report(agent_id: str, agent_calls: Sequence[Mapping], team_calls
                     break
         gaps.append(ItemGap(item_id=rate.item_id, kind=rate.kind, agent=rate,
                             team=team_rates.get((rate.item_id, rate.kind)),
-                            examples=tuple(bad[:examples_per_item]), model_answer=good))
+                            examples=tuple(bad[:examples_per_item]), model_answer=good,
+                            fidelity=None if rate.kind == "prohibited"
+                            else _fidelity(agent_calls, team_calls, rate.item_id)))
     ranked = sorted((g for g in gaps if g.gap_count), key=lambda g: (-g.gap_count, g.item_id))
     return AgentReport(
         agent_id=agent_id, team=team, calls=mine.calls, mean_score=mine.mean_score, pass_rate=mine.pass_rate,
@@ -172,6 +215,16 @@ def agent_report_text(report: AgentReport) -> str:
         lines.append(f"  {g.item_id:<24} {g.kind:<12} {_pct(a.compliance):>6} "
                      f"{_pct(g.team.compliance if g.team else None):>6}  "
                      f"{a.met}/{a.partial}/{a.missed}/{a.violated}/{a.not_applicable}")
+    verbatim = [g for g in r.items if g.fidelity is not None]
+    if verbatim:
+        lines += ["", "Verbatim wording (mean word fidelity, agent vs team):"]
+        for g in verbatim:
+            f = g.fidelity
+            line = (f"  {g.item_id:<24} agent {_pct(f.agent_mean).strip()} ({f.agent_calls} calls)   "
+                    f"team {_pct(f.team_mean).strip()} ({f.team_calls} calls)")
+            changes = [f'drops "{w}" ({n}x)' for w, n in f.often_dropped]
+            changes += [f'says "{b}" for "{a}" ({n}x)' for a, b, n in f.often_substituted]
+            lines.append(line + (f"   often: {'; '.join(changes)}" if changes else ""))
     lines.append("")
     if not r.most_missed:
         lines.append("No gaps: every applicable item was met and nothing prohibited was said.")
@@ -184,6 +237,8 @@ def agent_report_text(report: AgentReport) -> str:
         for ex in g.examples:
             quote = f'"{ex.quote}"' if ex.quote else "(nothing close was said)"
             lines.append(f"    {ex.call_id} at {_ts(ex.start_s)}: {ex.status}: {quote}")
+            if ex.wording:
+                lines.append(f"      {wording_summary(ex.wording)}")
         if g.model_answer is not None:
             m = g.model_answer
             lines.append(f"    what good sounds like ({m.call_id} at {_ts(m.start_s)}): \"{m.quote}\"")
@@ -192,3 +247,193 @@ def agent_report_text(report: AgentReport) -> str:
 
 def agent_report_json(report: AgentReport) -> str:
     return json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def wording_summary(wording: Mapping) -> str:
+    """One line: fidelity and what was dropped, substituted and added against the approved wording."""
+    parts = [f"wording {_pct(float(wording.get('fidelity') or 0.0)).strip()} of the approved words"]
+    if wording.get("dropped"):
+        parts.append("dropped " + ", ".join(f'"{w}"' for w in wording["dropped"]))
+    if wording.get("substituted"):
+        parts.append("substituted " + ", ".join(f'"{a}" -> "{b}"' for a, b in wording["substituted"]))
+    if wording.get("added"):
+        parts.append("added " + ", ".join(f'"{w}"' for w in wording["added"]))
+    if len(parts) == 1:
+        parts.append("exact")
+    return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- a reviewer's view of one call
+
+
+@dataclass(frozen=True)
+class CallReport:
+    """One stored call as a reviewer sees it: metadata, score, every verdict, the transcript."""
+
+    call: Mapping  # the exported call (contract §4 shape with the extra keys)
+    transcript: Transcript | None
+
+    def as_dict(self) -> dict:
+        segments = [] if self.transcript is None else [
+            {"speaker": s.speaker, "channel": s.channel, "start_s": s.start, "end_s": s.end, "text": s.text.strip()}
+            for s in sorted(self.transcript.segments, key=lambda s: (s.start, s.end))
+        ]
+        return {"call": dict(self.call), "transcript": segments}
+
+
+def call_report_text(report: CallReport) -> str:
+    c = report.call
+    meta = c.get("metadata") or {}
+    agent = str(c.get("agent_id")) + (f" ({c['agent_name']})" if c.get("agent_name") else "")
+    verdict = "passed" if c.get("passed") else "FAILED"
+    if c.get("critical_failures"):
+        verdict += f" (critical: {', '.join(c['critical_failures'])})"
+    lines = [
+        f"Call {c['call_id']} ({c.get('file')})",
+        f"  agent: {agent}   team: {c.get('team') or '-'}   started: {c.get('started_at') or '-'}",
+        f"  duration: {_ts(c.get('duration_s'))}   channels: {c.get('channels') or '-'}"
+        + (f"   metadata: {', '.join(f'{k}={v}' for k, v in meta.items())}" if meta else ""),
+        f"  script: {c.get('script_id')} v{c.get('script_version')}   matcher: {c.get('matcher_version') or '-'}"
+        f"   model: {c.get('model_id') or '-'}   scored: {c.get('scored_at') or '-'}",
+        f"  score: {c.get('score')} ({_num(c.get('earned'))} of {_num(c.get('possible'))} points)   {verdict}",
+        "",
+        f"Items ({len(c.get('items', []))}):",
+    ]
+    for it in c.get("items", []):
+        where = "" if it.get("start_s") is None else f"  at {_ts(it['start_s'])}-{_ts(it.get('end_s'))}"
+        flags = f"  flags: {', '.join(it['flags'])}" if it.get("flags") else ""
+        kind = it["kind"] + (", critical" if it.get("critical") else "")
+        lines.append(f"  {it['item_id']:<22} {kind:<21} {it['status']:<14} "
+                     f"confidence {float(it.get('confidence') or 0):.2f}{where}{flags}")
+        if it.get("evidence"):
+            who = f" ({it['speaker']})" if it.get("speaker") else ""
+            lines.append(f'      quote{who}: "{it["evidence"]}"')
+        if it.get("detail"):
+            lines.append(f"      detail: {it['detail']}")
+        if it.get("wording"):
+            lines.append(f'      approved: "{it["wording"].get("approved", "")}"')
+            lines.append(f"      {wording_summary(it['wording'])}")
+    segments = report.as_dict()["transcript"]
+    lines += ["", f"Transcript ({len(segments)} segments):"]
+    for s in segments:
+        lines.append(f"  {_ts(s['start_s'])}-{_ts(s['end_s'])}  {s['speaker']:<8}  {s['text']}")
+    if not segments:
+        lines.append("  (no speech)")
+    return "\n".join(lines) + "\n"
+
+
+def call_report_json(report: CallReport) -> str:
+    return json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{float(x):g}"
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def _acc(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _kappa(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _cut(x: float) -> str:
+    return f"{x:.4f}".rstrip("0").rstrip(".") if x not in (0.0, 1.0) else f"{x:.1f}"
+
+
+def calibration_text(cal: Calibration) -> str:
+    lines = [f"Calibration against {cal.source}: {cal.labels} human rows, {cal.matched} matched a stored verdict"
+             + (f", {len(cal.unmatched)} did not" if cal.unmatched else "")
+             + (f", {len(cal.problems)} malformed" if cal.problems else "")]
+    lines += [
+        f"  exact status:  agreement {_acc(cal.exact.accuracy)} ({cal.exact.agreed}/{cal.exact.n})"
+        f"   Cohen's kappa {_kappa(cal.exact.kappa)}",
+        f"  said/not said: agreement {_acc(cal.said.accuracy)} ({cal.said.agreed}/{cal.said.n})"
+        f"   Cohen's kappa {_kappa(cal.said.kappa)}",
+        "",
+    ]
+    if cal.per_item:
+        lines.append(f"  {'item':<24} {'kind':<12} {'rows':>5} {'exact':>7} {'said':>7}")
+        for it in cal.per_item:
+            lines.append(f"  {it.item_id:<24} {it.kind:<12} {it.exact.n:>5} {_acc(it.exact.accuracy):>7} "
+                         f"{_acc(it.said.accuracy):>7}")
+        lines.append("")
+    for m in cal.confusion:
+        lines.append(f"Confusion, {m.group} (rows: human, columns: automatic):")
+        width = max(len(x) for x in m.labels) + 2
+        lines.append(" " * (width + 2) + "".join(f"{x:>{width}}" for x in m.labels))
+        for label, row in zip(m.labels, m.counts):
+            lines.append(f"  {label:<{width}}" + "".join(f"{n:>{width}}" for n in row))
+        lines.append("")
+    t = cal.thresholds
+    if t is None:
+        lines.append("Thresholds: no rows to sweep (needs required/conditional items that both the human and the "
+                     "matcher call met, partial or missed).")
+    else:
+        per_class = ", ".join(f"{n} {s}" for s, n in t.per_class)
+        lines += [
+            f"Thresholds (a suggestion; swept over the stored confidences of {t.rows} required/conditional "
+            f"rows: {per_class}):",
+            f"  {'':<10} {'met':>7} {'partial':>8} {'exact':>8} {'said':>8}",
+        ]
+        for name, p in (("current", t.current), ("suggested", t.suggested)):
+            lines.append(f"  {name:<10} {_cut(p.met_threshold):>7} {_cut(p.partial_threshold):>8} "
+                         f"{_acc(p.exact_accuracy):>8} {_acc(p.said_accuracy):>8}")
+        if t.changes:
+            lines.append(f"  to try it: qa rescore --db DB --scripts DIR --met-threshold "
+                         f"{_cut(t.suggested.met_threshold)} --partial-threshold {_cut(t.suggested.partial_threshold)}")
+        else:
+            lines.append("  the current thresholds already agree best with these reviewers")
+        lines.append("  (agreement at the suggestion is measured on the rows it was chosen from, so it is optimistic;"
+                     " check it on other calls)")
+        if not t.reliable:
+            lines.append("  NOT RELIABLE: " + t.notes[0])
+        lines += [f"  note: {n}" for n in t.notes[(0 if t.reliable else 1):]]
+    if cal.unmatched:
+        lines += ["", f"Rows without a stored verdict ({len(cal.unmatched)}):"]
+        for u in cal.unmatched[:50]:
+            lines.append(f"  line {u.line}: {u.call_id} {u.item_id} ({u.status}): {u.reason}")
+        if len(cal.unmatched) > 50:
+            lines.append(f"  ... and {len(cal.unmatched) - 50} more (see --format json)")
+    return "\n".join(lines) + "\n"
+
+
+def calibration_dict(cal: Calibration) -> dict:
+    def agreement(a) -> dict:
+        return {"n": a.n, "agreed": a.agreed, "accuracy": _round(a.accuracy), "kappa": a.kappa}
+
+    def point(p) -> dict:
+        return {"met_threshold": p.met_threshold, "partial_threshold": p.partial_threshold, "rows": p.rows,
+                "exact_agreed": p.exact, "exact_accuracy": _round(p.exact_accuracy),
+                "said_agreed": p.said, "said_accuracy": _round(p.said_accuracy)}
+
+    t = cal.thresholds
+    return {
+        "source": cal.source,
+        "human_rows": cal.labels,
+        "matched": cal.matched,
+        "exact": agreement(cal.exact),
+        "said": agreement(cal.said),
+        "per_item": [{"item_id": i.item_id, "kind": i.kind, "exact": agreement(i.exact), "said": agreement(i.said)}
+                     for i in cal.per_item],
+        "confusion": {m.group: {"labels": list(m.labels), "rows": "human", "columns": "automatic",
+                                "counts": [list(r) for r in m.counts]} for m in cal.confusion},
+        "thresholds": None if t is None else {
+            "suggestion": True, "rows": t.rows, "per_class": dict(t.per_class), "held": t.held,
+            "current": point(t.current), "suggested": point(t.suggested), "reliable": t.reliable,
+            "min_per_class": cal.min_per_class, "notes": list(t.notes),
+            "apply_with": None if not t.changes else
+            f"qa rescore --db DB --scripts DIR --met-threshold {_cut(t.suggested.met_threshold)} "
+            f"--partial-threshold {_cut(t.suggested.partial_threshold)}",
+        },
+        "unmatched": [asdict(u) for u in cal.unmatched],
+        "problems": [str(p) for p in cal.problems],
+    }
+
+
+def calibration_json(cal: Calibration) -> str:
+    return json.dumps(calibration_dict(cal), indent=2, ensure_ascii=False) + "\n"
