@@ -78,7 +78,7 @@ class Verdict:
 @dataclass
 class Call:
     name: str
-    fmt: str  # wav | mp3
+    fmt: str  # wav | mp3 | ogg (Opus)
     rate: int  # 8000 | 16000
     channels: str  # agent-left | agent-right | mono
     call_id: str
@@ -136,8 +136,8 @@ CALLS: list[Call] = [
             A("Can you please confirm your full name and the first line of your address?", 0.5,
               "id_check"),
             C("It's John Miller, twelve Oak Road.", 1.2),
-            A("Thanks John, I have corrected the meter reading on your bill.", 1.0),
-            C("Great, thanks a lot."),
+            A("Thanks John, I have fixed the reading on your bill.", 1.0),
+            C("Great, thanks."),
             A("Is there anything else I can help you with today?", 0.9, "anything_else"),
             C("No, that's all."),
             A("Thank you for calling Greenfield Energy, have a lovely day.", 0.7, "farewell"),
@@ -152,6 +152,7 @@ CALLS: list[Call] = [
             "prohibited:rude": NOT_SAID,
             "prohibited:guarantee": NOT_SAID,
         },
+        extra={"passed": True},
         seed=1,
     ),
     Call(
@@ -251,6 +252,58 @@ CALLS: list[Call] = [
         },
         extra={"passed": False},
         seed=3,
+    ),
+    Call(
+        name="inbound-04",
+        fmt="ogg",
+        rate=16000,
+        channels="agent-left",
+        call_id="inbound-04",
+        agent_id="agent-102",
+        agent_name="Emma",
+        team="northwind-bpo",
+        script_id="energy-inbound",
+        started_at="2026-11-03T15:42:19Z",
+        queue="retention",
+        purpose="Ogg/Opus, stereo agent-left. The agent fights a frozen screen first, so the "
+        "greeting starts after 30 s (met, flagged late); the CUSTOMER asks whether the call is "
+        "recorded for quality and training, which must not count as the agent's recording notice "
+        "(missed, critical: call fails); the customer wants to leave, the retention offer is made "
+        "in approved wording; 'I guarantee' is said (violated, not critical); no farewell.",
+        turns=[
+            C("Hello? Is anyone there?", 0.0),
+            A("Sorry, one moment please, my screen has just frozen.", 1.2),
+            C("No problem, take your time."),
+            A("It is still loading, I do apologise. The system has been slow all morning.", 2.5),
+            C("That's fine. Are you recording this call for quality and training purposes?", 1.5),
+            A("Right, it is working again.", 2.0),
+            A("Thank you for calling Greenfield Energy, my name is Emma.", 0.6, "greeting"),
+            C("Hi Emma. I'm thinking about leaving Greenfield, my bills are too high."),
+            A("Can you please confirm your full name and the first line of your address?", 0.8,
+              "id_check"),
+            C("Lucy Brown, nine Station Road.", 1.1),
+            A("Before you go, I can offer you our loyalty discount of ten percent off your tariff.",
+              1.0, "retention_offer"),
+            A("And I guarantee you will pay less next year.", 0.5, "prohibited:guarantee"),
+            C("Okay then, I will stay."),
+            A("Is there anything else I can help you with today?", 0.8, "anything_else"),
+            C("No, that's everything. Bye."),
+        ],
+        verdicts={
+            "greeting": Verdict("met", flags=("late",), note="starts after 30 s of small talk"),
+            "recording_notice": Verdict("missed", note="only the customer mentions recording"),
+            "id_check": Verdict("met",
+                                debatable="its `after` item (recording_notice) was never said; "
+                                "no out_of_order flag is expected, a matcher could flag it"),
+            "retention_offer": Verdict("met", note="triggered by 'leave Greenfield'"),
+            "anything_else": MET,
+            "farewell": Verdict("missed", note="the customer hangs up first"),
+            "prohibited:rude": NOT_SAID,
+            "prohibited:guarantee": Verdict("violated"),
+        },
+        lead_in=1.5,
+        extra={"passed": False},
+        seed=6,
     ),
     Call(
         name="collections-01",
@@ -434,11 +487,21 @@ def write_wav(path: Path, chans: list[array.array], rate: int) -> None:
 
 
 def encode_mp3(wav: Path, mp3: Path, channels: int, rate: int) -> None:
-    bitrate = {(1, 8000): "16k", (2, 8000): "24k", (1, 16000): "24k", (2, 16000): "32k"}[
+    # 16 kHz stereo at 32k made Whisper's agent WER 0.38; 48k brings it to about 0.14.
+    bitrate = {(1, 8000): "16k", (2, 8000): "24k", (1, 16000): "32k", (2, 16000): "48k"}[
         (channels, rate)]
     run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav),
          "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
          "-c:a", "libmp3lame", "-b:a", bitrate, "-ar", str(rate), str(mp3)])
+
+
+def encode_opus(wav: Path, ogg: Path, channels: int, rate: int) -> None:
+    run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav),
+         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
+         # Below ~24 kbit/s libopus folds stereo towards mono (measured: 16k gives identical
+         # channels, 20k about -11 dB crosstalk, 24k about -60 dB); the channels must stay apart.
+         "-c:a", "libopus", "-b:a", "24k" if channels == 2 else "16k", "-application", "audio",
+         str(ogg)])
 
 
 def build_call(call: Call, outdir: Path, workdir: Path) -> list[dict]:
@@ -448,7 +511,8 @@ def build_call(call: Call, outdir: Path, workdir: Path) -> list[dict]:
     else:
         tmp = workdir / "call.wav"
         write_wav(tmp, chans, call.rate)
-        encode_mp3(tmp, outdir / call.file, len(chans), call.rate)
+        encode = encode_mp3 if call.fmt == "mp3" else encode_opus
+        encode(tmp, outdir / call.file, len(chans), call.rate)
     (outdir / f"{call.name}.timeline.json").write_text(json.dumps(timeline, indent=1) + "\n")
     return timeline
 
@@ -508,6 +572,14 @@ script item or prohibited rule the line was written for). expected.json gives th
 dialogues were written to produce; entries with "debatable" are defensible either way.
 
 {calls}
+
+ASR sanity check (python tools/make_fixtures.py --asr-check: faster-whisper tiny.en, int8, CPU,
+beam 1, no VAD, each stereo channel separately): word error rate of the agent lines about 0.16
+(16 kHz calls 0.06-0.14, 8 kHz calls 0.12-0.20), customer lines about 0.3. Typical slips: company
+names split ("East Gate Recovery"), names ("Sarah" -> "Tara"), "debt" -> "net", "have a lovely
+day" -> "I'm a lovely May"; prohibited phrases and trigger phrases come through intact. On the
+sparse customer channel of inbound-04 tiny.en repeats a phrase at the end (a Whisper
+hallucination on long silences without speech detection).
 """
 
 
@@ -611,8 +683,9 @@ BAD_EXPECTED = {
     "files": {
         "empty.wav": {"outcome": "fail", "why": "0 bytes"},
         "truncated.mp3": {"outcome": "fail", "why": "MP3 cut after 700 bytes, mid-frame",
-                          "debatable": "a decoder may return ~0.1 s of audio; then 'process' "
-                                       "with an empty transcript (all items missed) is defensible"},
+                          "debatable": "PyAV decodes it without error to 0.04 s of audio; "
+                                       "failing it as too short is expected, 'process' with an "
+                                       "empty transcript (all items missed) is defensible"},
         "not-audio.mp3": {"outcome": "fail", "why": "text content with an .mp3 name"},
         "silence.wav": {"outcome": "process", "why": "10 s of near-silence: empty transcript, "
                         "every required item missed",
