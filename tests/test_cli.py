@@ -138,3 +138,87 @@ def test_second_run_on_a_locked_database_stops_with_a_message(setup, fake):
         holder.wait()
     time.sleep(0.1)
     assert qa("run", drop, "--scripts", scripts, "--db", db).exit_code == 0
+
+
+# --------------------------------------------------------------------------- report call, calibrate
+
+
+def test_report_call_shows_verdicts_and_transcript(setup, fake):
+    drop, scripts, db = setup
+    qa("run", drop, "--scripts", scripts, "--db", db)
+    result = qa("report", "call", "c-bad", "--db", db)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("Call c-bad (bad.wav)\n  agent: a1 (Tom)   team: t1   started: 2026-11-02T10:00:00Z\n")
+    assert "  score: 0.0 (0 of 35 points)   FAILED (critical: notice)\n" in out
+    assert "  notice                 required, critical    missed         confidence 1.00\n" in out
+    assert "      detail: not found (best similarity 0.00)\n" in out
+    assert '      quote (agent): "calm down please"\n' in out
+    assert "Transcript (2 segments):\n  00:00.5-00:01.5  agent     Hello, Tom here.\n" in out
+    data = json.loads(qa("report", "call", "c-good", "--db", db, "--format", "json").stdout)
+    assert data["call"]["call_id"] == "c-good" and data["call"]["score"] == 100.0
+    assert [i["item_id"] for i in data["call"]["items"]] == ["greeting", "notice", "rude"]
+    assert all("wording" in i for i in data["call"]["items"])
+    assert data["transcript"][0]["speaker"] == "agent" and data["transcript"][0]["start_s"] == 0.5
+
+
+def test_report_call_unknown_call_is_exit_2(setup, fake):
+    drop, scripts, db = setup
+    qa("run", drop, "--scripts", scripts, "--db", db)
+    result = qa("report", "call", "nope", "--db", db)
+    assert result.exit_code == 2 and f"Error: no call 'nope' in {db}" in result.output
+    assert "reviewer's view" in qa("report", "call", "--help").output
+
+
+def write_reviews(path: Path, rows: str) -> Path:
+    path.write_text("call_id,item_id,status,reviewer,notes\n" + rows)
+    return path
+
+
+def test_calibrate_reports_agreement(setup, fake, tmp_path):
+    drop, scripts, db = setup
+    qa("run", drop, "--scripts", scripts, "--db", db)
+    reviews = write_reviews(tmp_path / "reviews.csv", (
+        "c-good,greeting,met,ann,\n"
+        "c-good,notice,partial,ann,said it too fast\n"
+        "c-good,rude,met,ann,\n"
+        "c-bad,greeting,missed,ann,\n"
+        "c-bad,notice,missed,ann,\n"
+        "c-bad,prohibited:rude,violated,ann,\n"
+        "c-gone,greeting,met,ann,\n"))
+    result = qa("calibrate", reviews, "--db", db)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith(f"Calibration against {reviews}: 7 human rows, 6 matched a stored verdict, 1 did not\n"
+                          "  exact status:  agreement 83.3% (5/6)")
+    assert "  said/not said: agreement 100.0% (6/6)" in out
+    assert "Confusion, prohibited (rows: human, columns: automatic):" in out
+    assert "  NOT RELIABLE: too few rows for a reliable suggestion" in out
+    assert "  line 8: c-gone greeting (met): no stored call with this id\n" in out
+    data = json.loads(qa("calibrate", reviews, "--db", db, "--format", "json").stdout)
+    assert data["exact"]["agreed"] == 5 and data["matched"] == 6
+    assert data["thresholds"]["current"]["met_threshold"] == 0.8 and data["thresholds"]["suggestion"] is True
+
+
+def test_calibrate_malformed_rows_are_named_and_the_rest_used(setup, fake, tmp_path):
+    drop, scripts, db = setup
+    qa("run", drop, "--scripts", scripts, "--db", db)
+    reviews = write_reviews(tmp_path / "reviews.csv", "c-good,greeting,met,,\nc-bad,greeting,mised,,\n")
+    result = qa("calibrate", reviews, "--db", db)
+    assert result.exit_code == 1
+    assert f"Error: {reviews}:3: unknown status 'mised' (expected one of" in result.stderr
+    assert "1 human rows, 1 matched a stored verdict, 1 malformed" in result.stdout
+
+
+def test_calibrate_usage_errors_are_exit_2(setup, fake, tmp_path):
+    drop, scripts, db = setup
+    missing = qa("calibrate", tmp_path / "none.csv", "--db", db)
+    assert missing.exit_code == 2 and f"Error: no CSV file at {tmp_path / 'none.csv'}" in missing.output
+    reviews = write_reviews(tmp_path / "reviews.csv", "c-good,greeting,met,,\n")
+    no_db = qa("calibrate", reviews, "--db", tmp_path / "none.db")
+    assert no_db.exit_code == 2 and "no database" in no_db.output
+    qa("run", drop, "--scripts", scripts, "--db", db)
+    (tmp_path / "bad.csv").write_text("call,item,verdict\nc-good,greeting,met\n")
+    bad = qa("calibrate", tmp_path / "bad.csv", "--db", db)
+    assert bad.exit_code == 2 and "bad.csv:1: missing column(s) call_id, item_id, status" in bad.output
+    assert "human reviewers" in qa("calibrate", "--help").output

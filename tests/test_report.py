@@ -82,3 +82,150 @@ def test_agent_with_no_gaps_says_so():
     rep = build_agent_report("a2", CALLS[2:], CALLS)
     assert rep.most_missed == ()
     assert "No gaps" in agent_report_text(rep)
+
+
+# --------------------------------------------------------------------------- verbatim wording in the agent report
+
+from qa_analyser.calibrate import AutoVerdict, HumanLabel, HumanLabels, calibrate  # noqa: E402
+from qa_analyser.datatypes import Segment, Transcript, TranscriptionOptions  # noqa: E402
+from qa_analyser.report import (  # noqa: E402
+    CallReport,
+    calibration_json,
+    calibration_text,
+    call_report_json,
+    call_report_text,
+    wording_summary,
+)
+
+APPROVED = "this call is recorded for quality and training purposes"
+
+
+def wording(fidelity, dropped=(), substituted=(), added=()):
+    return {"fidelity": fidelity, "approved": APPROVED, "dropped": list(dropped),
+            "substituted": [list(p) for p in substituted], "added": list(added)}
+
+
+def verbatim_calls():
+    def notice(status, fid, **kw):
+        it = item("notice", status, evidence="this call is recorded", start=4.0)
+        it["wording"] = wording(fid, **kw)
+        return it
+
+    return [
+        call("v1", "a1", "t1", 75.0, True, [notice("partial", 0.7, dropped=["training"],
+                                                    substituted=[("purposes", "reasons")])]),
+        call("v2", "a1", "t1", 75.0, True, [notice("partial", 0.8, dropped=["training"])],
+             started="2026-11-03T09:00:00Z"),
+        call("v3", "a2", "t1", 100.0, True, [notice("met", 1.0)]),
+    ]
+
+
+def test_agent_report_shows_verbatim_fidelity_against_the_team_and_what_was_changed():
+    calls = verbatim_calls()
+    rep = build_agent_report("a1", calls[:2], calls)
+    (gap,) = rep.items
+    f = gap.fidelity
+    assert (f.agent_mean, f.agent_calls, f.team_mean, f.team_calls) == (0.75, 2, 0.833, 3)
+    assert f.often_dropped == (("training", 2),) and f.often_substituted == (("purposes", "reasons", 1),)
+    text = agent_report_text(rep)
+    assert ("  notice                   agent 75% (2 calls)   team 83% (3 calls)   often: drops \"training\" (2x); "
+            "says \"reasons\" for \"purposes\" (1x)") in text
+    assert ('    v1 at 00:04.0: partial: "this call is recorded"\n'
+            '      wording 70% of the approved words; dropped "training"; substituted "purposes" -> "reasons"\n'
+            ) in text
+    data = json.loads(agent_report_json(rep))
+    assert data["items"][0]["fidelity"]["agent_mean"] == 0.75
+    assert data["items"][0]["examples"][0]["wording"]["dropped"] == ["training"]
+
+
+def test_items_without_wording_have_no_fidelity_section():
+    rep = build_agent_report("a1", CALLS[:2], CALLS)
+    assert all(g.fidelity is None for g in rep.items)
+    assert "Verbatim wording" not in agent_report_text(rep)
+
+
+def test_wording_summary():
+    assert wording_summary(wording(1.0)) == "wording 100% of the approved words; exact"
+    assert wording_summary(wording(0.5, added=["today"])) == 'wording 50% of the approved words; added "today"'
+
+
+# --------------------------------------------------------------------------- a reviewer's view of one call
+
+
+def reviewed_call():
+    c = call("c1", "a1", "t1", 50.0, False, [
+        {**item("notice", "partial", evidence="this call is recorded", start=4.0, flags=["late"]),
+         "speaker": "agent", "detail": "verbatim item: wording not exact", "critical": True,
+         "wording": wording(0.7, dropped=["training"], substituted=[("purposes", "reasons")])},
+        item("threat", "violated", kind="prohibited", evidence="we will take you to court", start=40.0)])
+    c.update(agent_name="Tom", channels="agent-left", metadata={"queue": "billing"}, earned=10.0, possible=20.0,
+             critical_failures=["threat"], matcher_version="fuzzy-1", model_id="tiny.en", scored_at="2026-11-23T02:00:00Z")
+    segs = (Segment(text=" I want to complain.", start=2.0, end=3.5, speaker="customer", channel=1),
+            Segment(text=" This call is recorded.", start=4.0, end=6.0, speaker="agent", channel=0))
+    t = Transcript(segments=segs[::-1], duration_s=60.0, channels="agent-left", options=TranscriptionOptions())
+    return CallReport(call=c, transcript=t)
+
+
+def test_call_report_text():
+    text = call_report_text(reviewed_call())
+    assert text == (
+        "Call c1 (c1.mp3)\n"
+        "  agent: a1 (Tom)   team: t1   started: 2026-11-02T09:00:00Z\n"
+        "  duration: 01:00.0   channels: agent-left   metadata: queue=billing\n"
+        "  script: s v1   matcher: fuzzy-1   model: tiny.en   scored: 2026-11-23T02:00:00Z\n"
+        "  score: 50.0 (10 of 20 points)   FAILED (critical: threat)\n"
+        "\n"
+        "Items (2):\n"
+        "  notice                 required, critical    partial        confidence 0.90  at 00:04.0-00:06.0  flags: late\n"
+        "      quote (agent): \"this call is recorded\"\n"
+        "      detail: verbatim item: wording not exact\n"
+        f"      approved: \"{APPROVED}\"\n"
+        "      wording 70% of the approved words; dropped \"training\"; substituted \"purposes\" -> \"reasons\"\n"
+        "  threat                 prohibited            violated       confidence 0.90  at 00:40.0-00:42.0\n"
+        "      quote: \"we will take you to court\"\n"
+        "\n"
+        "Transcript (2 segments):\n"
+        "  00:02.0-00:03.5  customer  I want to complain.\n"
+        "  00:04.0-00:06.0  agent     This call is recorded.\n"
+    )
+
+
+def test_call_report_json_and_a_call_without_transcript():
+    data = json.loads(call_report_json(reviewed_call()))
+    assert data["call"]["items"][0]["wording"]["substituted"] == [["purposes", "reasons"]]
+    assert data["transcript"][0] == {"speaker": "customer", "channel": 1, "start_s": 2.0, "end_s": 3.5,
+                                     "text": "I want to complain."}
+    bare = CallReport(call=call("c2", "a1", None, 100.0, True, []), transcript=None)
+    assert "Transcript (0 segments):\n  (no speech)\n" in call_report_text(bare)
+    assert "  score: 100.0 (- of - points)   passed\n" in call_report_text(bare)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_calibration_renderers():
+    verdicts = [AutoVerdict("c1", "greeting", "required", "met", 0.82, 0.8, 0.6),
+                AutoVerdict("c2", "greeting", "required", "met", 0.95, 0.8, 0.6),
+                AutoVerdict("c1", "rude", "prohibited", "met", 0.3, 0.8, 0.6)]
+    labs = HumanLabels("h.csv", (HumanLabel("c1", "greeting", "partial", 2), HumanLabel("c2", "greeting", "met", 3),
+                                 HumanLabel("c1", "rude", "met", 4), HumanLabel("c9", "greeting", "met", 5)))
+    cal = calibrate(labs, verdicts)
+    text = calibration_text(cal)
+    assert text.startswith(
+        "Calibration against h.csv: 4 human rows, 3 matched a stored verdict, 1 did not\n"
+        "  exact status:  agreement 66.7% (2/3)   Cohen's kappa 0.500\n"
+        "  said/not said: agreement 100.0% (3/3)   Cohen's kappa 1.000\n")
+    assert "  greeting                 required         2   50.0%  100.0%\n" in text
+    assert ("  current        0.8      0.6    50.0%   100.0%\n"
+            "  suggested    0.885      0.6   100.0%   100.0%\n"
+            "  to try it: qa rescore --db DB --scripts DIR --met-threshold 0.885 --partial-threshold 0.6\n") in text
+    assert "  NOT RELIABLE: too few rows for a reliable suggestion: 1 human 'met'" in text
+    assert "  line 5: c9 greeting (met): no stored call with this id\n" in text
+    data = json.loads(calibration_json(cal))
+    assert data["exact"] == {"n": 3, "agreed": 2, "accuracy": 0.667, "kappa": 0.5}
+    assert data["confusion"]["prohibited"]["counts"] == [[1, 0], [0, 0]]
+    assert data["thresholds"]["suggestion"] is True and data["thresholds"]["reliable"] is False
+    assert data["thresholds"]["suggested"]["met_threshold"] == 0.885
+    assert data["thresholds"]["apply_with"].endswith("--met-threshold 0.885 --partial-threshold 0.6")
+    assert data["unmatched"] == [{"line": 5, "call_id": "c9", "item_id": "greeting", "status": "met",
+                                  "reason": "no stored call with this id"}]
