@@ -36,7 +36,7 @@ def qa(*args: str):
 def test_help_lists_the_commands():
     result = qa("--help")
     assert result.exit_code == 0
-    for command in ("run", "export", "report", "rescore", "failures", "search"):
+    for command in ("run", "export", "report", "rescore", "failures", "search", "calibrate"):
         assert command in result.output
     assert "--speech-detection" in qa("run", "--help").output
     assert "gap report" in qa("report", "agent", "--help").output
