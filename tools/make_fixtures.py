@@ -250,7 +250,7 @@ CALLS: list[Call] = [
             "prohibited:guarantee": Verdict("met", negated_present=True,
                                             note="negated: 'I can't guarantee that ...'"),
         },
-        extra={"passed": False},
+        extra={"passed": True},
         seed=3,
     ),
     Call(
@@ -362,8 +362,9 @@ CALLS: list[Call] = [
         started_at="2026-11-05T11:03:27Z",
         queue="late-arrears",
         purpose="Non-compliant collections call, stereo 8 kHz MP3: mini-Miranda PARAPHRASED "
-        "(verbatim item: partial); customer can't afford it but no payment plan (missed); the "
-        "agent threatens court (critical prohibited: fails) and makes a false promise.",
+        "(verbatim item: partial; the balance line, not verbatim, is paraphrased too: met); the "
+        "customer can't pay but no payment plan is offered (missed); the agent threatens court "
+        "(critical prohibited: fails) and makes a false promise.",
         turns=[
             A("Hi, my name is Laura and I'm calling from Eastgate Recoveries.", 0.6, "greeting"),
             C("Yes?"),
@@ -371,7 +372,7 @@ CALLS: list[Call] = [
             C("Mark Davies, fourth of May, nineteen eighty.", 1.0),
             A("Just so you know, we are trying to collect a debt, and anything you tell us may be "
               "used for that.", 0.8, "mini_miranda"),
-            A("You still owe Northway Bank four hundred pounds.", 0.5, "balance"),
+            A("I'm calling about the money you owe Northway Bank.", 0.5, "balance"),
             C("I'm sorry, I don't have the money right now.", 1.0),
             A("If you don't pay this week, we will take you to court.", 0.9, "prohibited:threat"),
             C("Please don't do that, I will try to find the money."),
@@ -385,8 +386,8 @@ CALLS: list[Call] = [
             "identity_check": Verdict("met", note="paraphrase",
                                       debatable="paraphrase: met or partial"),
             "mini_miranda": Verdict("partial", note="paraphrase of a verbatim item"),
-            "balance": Verdict("partial", note="paraphrase without 'outstanding balance'",
-                               debatable="loose paraphrase: partial or missed"),
+            "balance": Verdict("met", note="paraphrase: 'the money you owe' for 'your overdue "
+                               "balance'", debatable="paraphrase: met or partial"),
             "payment_plan": Verdict("missed", note="triggered by 'I don't have the money', not made"),
             "written_confirmation": Verdict("missed"),
             "farewell": MET,
@@ -688,10 +689,10 @@ BAD_EXPECTED = {
                                        "empty transcript (all items missed) is defensible"},
         "not-audio.mp3": {"outcome": "fail", "why": "text content with an .mp3 name"},
         "silence.wav": {"outcome": "process", "why": "10 s of near-silence: empty transcript, "
-                        "every required item missed",
+                        "every required item missed, call fails (critical greeting missed)",
                         "debatable": "a 'no speech' failure/flag is also defensible"},
         "hold-music.wav": {"outcome": "process", "why": "10 s of synthetic hold music: must "
-                           "produce no transcript text",
+                           "produce no transcript text; call fails (critical greeting missed)",
                            "debatable": "a 'no speech' failure/flag is also defensible"},
         "short-ok.mp3": {"outcome": "process", "why": "valid 8 s call: greeting and farewell met"},
         "bad-channels.mp3": {"outcome": "fail", "why": "manifest row has channels=agent-middle",
@@ -725,6 +726,7 @@ sections:
       - id: greeting
         text: "Thank you for calling {company}, my name is {agent_name}."
         within_seconds: 30
+        critical: true
       - id: farewell
         text: "Thank you for calling {company}, have a lovely day."
 prohibited:
