@@ -221,3 +221,46 @@ def test_bad_scripts_are_reported_by_the_loader():
 def test_fixtures_are_small():
     total = sum(p.stat().st_size for p in FIXTURES.rglob("*") if p.is_file())
     assert total < MAX_FIXTURES_BYTES, f"fixtures/ is {total} bytes"
+
+
+# --------------------------------------------------------------------------- matcher on perfect transcripts
+
+
+def timeline_transcript(path: Path, layout: str):
+    """A Transcript that heard every timeline word exactly (times spread evenly per utterance)."""
+    dt = pytest.importorskip("qa_analyser.datatypes")
+    segments = []
+    for e in json.loads(path.read_text()):
+        speaker = "unknown" if layout == "mono" else e["speaker"]
+        tokens = e["text"].split()
+        step = (e["end_s"] - e["start_s"]) / len(tokens)
+        words = tuple(dt.Word(t, e["start_s"] + i * step, e["start_s"] + (i + 1) * step, 1.0, speaker)
+                      for i, t in enumerate(tokens))
+        segments.append(dt.Segment(e["text"], e["start_s"], e["end_s"], speaker, words))
+    return dt.Transcript(tuple(segments), segments[-1].end + 1.0, layout, dt.TranscriptionOptions())
+
+
+def test_matcher_reproduces_expected_verdicts_on_perfect_transcripts():
+    """expected.json is what the dialogues were written to produce; on transcripts without ASR
+    errors the matcher must agree on every item not marked debatable."""
+    match = pytest.importorskip("qa_analyser.match")
+    scripts = pytest.importorskip("qa_analyser.scripts")
+    loaded = {p.stem: scripts.load_script(p) for p in LIBRARY.glob("*.yaml")}
+    by_id = {s.id: s for s in loaded.values()}
+    disagreements = []
+    for call in expected_calls():
+        transcript = timeline_transcript(CALLS / f"{Path(call['file']).stem}.timeline.json",
+                                         call["channels"])
+        results = match.match_call(transcript, by_id[call["script_id"]],
+                                   agent_name=call["agent_name"])
+        for r in results:
+            key = f"prohibited:{r.item_id}" if r.kind == "prohibited" else r.item_id
+            want = call["items"][key]
+            if want.get("debatable"):
+                continue
+            wanted_flags = set(want["flags"])
+            got_flags = set(r.flags) & {"late", "out_of_order"}
+            if (r.status, got_flags) != (want["expected"], wanted_flags):
+                disagreements.append(f"{call['call_id']} {key}: expected {want['expected']} "
+                                     f"{sorted(wanted_flags)}, got {r.status} {sorted(got_flags)}")
+    assert not disagreements, "\n".join(disagreements)
