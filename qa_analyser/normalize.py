@@ -22,20 +22,34 @@ mapped back to transcript `Word`s and their times. `Token.key` is a light stem u
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
     "FILLERS",
+    "LANGUAGES",
     "PHRASES",
     "Token",
+    "fold_accents",
     "normalize_text",
     "normalize_words",
     "number_to_words",
+    "number_to_words_es",
+    "number_to_words_fr",
     "stem",
 ]
 
+LANGUAGES = ("en", "es", "fr")  # normalised with their own rules; any other language gets the generic ones
+
 FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "erm", "er", "err", "hmm", "hm", "mm", "mhm", "ah", "eh"})
+# Hesitations per language (accents folded). Only sounds that are never words: Spanish "este"/"pues"
+# and French "ben"/"bon" are also real words and stay.
+_FILLERS_BY_LANGUAGE = {
+    "en": FILLERS,
+    "es": frozenset({"eh", "em", "ehm", "mm", "mmm", "hmm", "hm", "mhm", "am", "ah", "uh", "um"}),
+    "fr": frozenset({"euh", "heu", "euhm", "hum", "hmm", "hm", "mm", "mmm", "mhm", "bah", "ah", "uh", "um"}),
+}
 
 _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -69,6 +83,7 @@ _US_TO_UK = {
 }
 _ZE = re.compile(r"(?<=[a-z]{2})iz(e|es|ed|ing|ation|ations)$")
 
+_THOUSANDS_DOT = re.compile(r"^[£$€]?\d{1,3}(\.\d{3})+[£$€%]?$")
 _PUNCT_BOUNDARY = re.compile(r"[.,;:!?]$")
 _NUMBERISH = re.compile(r"^([£$€])?(\d[\d,]*)(\.\d+)?(%|st|nd|rd|th|s|k|m)?$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
@@ -105,6 +120,127 @@ def number_to_words(n: int) -> list[str]:
                 words += (["and"] if rest < 100 else []) + number_to_words(rest)
             return words
     return [str(n)]
+
+
+_ES_ONES = (
+    "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciseis "
+    "diecisiete dieciocho diecinueve veinte veintiuno veintidos veintitres veinticuatro veinticinco veintiseis "
+    "veintisiete veintiocho veintinueve"
+).split()
+_ES_TENS = "_ _ _ treinta cuarenta cincuenta sesenta setenta ochenta noventa".split()
+_ES_HUNDREDS = ("_ ciento doscientos trescientos cuatrocientos quinientos seiscientos setecientos ochocientos "
+                "novecientos").split()
+_FR_ONES = (
+    "zero un deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize"
+).split()
+_FR_TENS = "_ dix vingt trente quarante cinquante soixante".split()
+
+
+def number_to_words_es(n: int) -> list[str]:
+    """Spanish cardinal, accents folded: 21 → veintiuno, 180 → ciento ochenta, 2026 → dos mil veintiseis."""
+    if n < 0:
+        return ["menos", *number_to_words_es(-n)]
+    if n < 30:
+        return [_ES_ONES[n]]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return [_ES_TENS[tens]] + (["y", _ES_ONES[ones]] if ones else [])
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        if n == 100:
+            return ["cien"]
+        return [_ES_HUNDREDS[hundreds]] + (number_to_words_es(rest) if rest else [])
+    if n < 10**6:
+        high, rest = divmod(n, 1000)
+        return ([] if high == 1 else number_to_words_es(high)) + ["mil"] + (number_to_words_es(rest) if rest else [])
+    high, rest = divmod(n, 10**6)
+    head = ["un", "millon"] if high == 1 else [*number_to_words_es(high), "millones"]
+    return head + (number_to_words_es(rest) if rest else [])
+
+
+def number_to_words_fr(n: int) -> list[str]:
+    """French cardinal as separate words (hyphens split): 71 → soixante et onze, 80 → quatre vingts."""
+    if n < 0:
+        return ["moins", *number_to_words_fr(-n)]
+    if n < 17:
+        return [_FR_ONES[n]]
+    if n < 20:
+        return ["dix", _FR_ONES[n - 10]]
+    if n < 70:
+        tens, ones = divmod(n, 10)
+        if ones == 0:
+            return [_FR_TENS[tens]]
+        return [_FR_TENS[tens]] + (["et", "un"] if ones == 1 else number_to_words_fr(ones))
+    if n < 80:
+        return ["soixante"] + (["et", "onze"] if n == 71 else number_to_words_fr(n - 60))
+    if n < 100:
+        return ["quatre", "vingts"] if n == 80 else ["quatre", "vingt", *number_to_words_fr(n - 80)]
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        head = ["cent"] if hundreds == 1 else [*number_to_words_fr(hundreds), "cents" if not rest else "cent"]
+        return head + (number_to_words_fr(rest) if rest else [])
+    if n < 10**6:
+        high, rest = divmod(n, 1000)
+        head = ["mille"] if high == 1 else [*number_to_words_fr(high), "mille"]
+        if head[-2:] == ["vingts", "mille"] or head[-2:] == ["cents", "mille"]:
+            head[-2] = head[-2][:-1]  # "quatre-vingt mille", "deux cent mille"
+        return head + (number_to_words_fr(rest) if rest else [])
+    high, rest = divmod(n, 10**6)
+    head = ["un", "million"] if high == 1 else [*number_to_words_fr(high), "millions"]
+    return head + (number_to_words_fr(rest) if rest else [])
+
+
+# per language: cardinal, word for percent, currency names (singular, plural), decimal point word
+_NUMBER_STYLE = {
+    "es": (number_to_words_es, ["por", "ciento"], {"£": ("libra", "libras"), "$": ("dolar", "dolares"),
+                                                   "€": ("euro", "euros")}, "coma"),
+    "fr": (number_to_words_fr, ["pour", "cent"], {"£": ("livre", "livres"), "$": ("dollar", "dollars"),
+                                                  "€": ("euro", "euros")}, "virgule"),
+}
+
+
+def _digits_to_words_other(raw: str, language: str) -> list[str] | None:
+    """Spanish/French spoken form of a number token ("40€", "10%", "2026", "10:30"), else None.
+
+    Cheap on purpose: cardinals, digit-by-digit codes, percent, currency, decimals, clock times; no
+    ordinals or gender agreement (both sides get the same form, which is all matching needs).
+    """
+    cardinal, percent, currencies, point = _NUMBER_STYLE[language]
+    if raw == "%":  # "10 %" written with a space
+        return list(percent)
+    if raw in currencies:
+        return [currencies[raw][1]]
+    if _THOUSANDS_DOT.match(raw):  # "1.500 €": the dot groups thousands
+        raw = raw.replace(".", "")
+    elif "," in raw:  # "3,50": decimal comma
+        raw = raw.replace(",", ".")
+    ones = [cardinal(d)[0] for d in range(10)]
+    t = _TIME.match(raw)
+    if t:
+        hours, minutes = int(t.group(1)), int(t.group(2))
+        return cardinal(hours) + (cardinal(minutes) if minutes else [])
+    trailing_currency = raw[-1:] in currencies and len(raw) > 1
+    m = _NUMBERISH.match(raw[-1] + raw[:-1] if trailing_currency else raw)
+    if not m or m.group(4) not in (None, "%"):
+        return None
+    currency, digits, decimals, suffix = m.group(1), m.group(2), m.group(3), m.group(4)
+    plain = digits.replace(",", "").replace(".", "")
+    if not plain.isdigit():
+        return None
+    if currency is None and suffix is None and decimals is None and (
+            len(plain) >= 5 or (len(plain) > 1 and plain.startswith("0"))):
+        return [ones[int(d)] for d in plain]
+    n = int(plain)
+    words = cardinal(n)
+    if decimals:
+        frac = decimals[1:]
+        words = [*words, point, *(cardinal(int(frac)) if len(frac) <= 2 else [ones[int(d)] for d in frac])]
+    if currency is not None:
+        singular, plural = currencies[currency]
+        words = [*words, singular if n == 1 and not decimals else plural]
+    if suffix == "%":
+        words = [*words, *percent]
+    return words
 
 
 def _year_words(n: int) -> list[str]:
@@ -195,9 +331,16 @@ def _spelling(word: str) -> str:
     return _ZE.sub(lambda m: "is" + m.group(1), word)
 
 
-def stem(word: str) -> str:
-    """A light suffix-stripping stem, the same for both sides: calling/called/calls → call."""
+def stem(word: str, language: str = "en") -> str:
+    """A light suffix-stripping stem, the same for both sides: calling/called/calls → call.
+
+    Spanish and French: only a plural -s/-x is stripped (llamadas → llamada, appels → appel).
+    """
     w = word
+    if language != "en":
+        if len(w) > 3 and w[-1] in "sx" and w[-2] not in "s":
+            return w[:-1]
+        return w
     if len(w) > 5 and w.endswith("ies"):
         return w[:-3] + "y"
     if len(w) > 5 and w.endswith("ied"):
@@ -214,11 +357,40 @@ def stem(word: str) -> str:
     return w
 
 
-def _word_pieces(raw: str) -> tuple[list[str], bool]:
+def fold_accents(text: str) -> str:
+    """"llamada está grabada" stays, "está" → "esta", "ç" → "c", "œ" → "oe" (both sides fold alike)."""
+    text = text.replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+# French elided articles/pronouns, expanded so "l'appel" and "le appel" meet
+_FR_ELISIONS = {"l": "le", "d": "de", "j": "je", "qu": "que", "n": "ne", "s": "se", "c": "ce", "m": "me",
+                "t": "te", "jusqu": "jusque", "lorsqu": "lorsque", "puisqu": "puisque"}
+_FR_WHOLE = {"aujourd'hui": "aujourdhui", "quelqu'un": "quelquun", "presqu'ile": "presquile"}
+
+
+def _expand_elision(word: str) -> list[str]:
+    if word in _FR_WHOLE:
+        return [_FR_WHOLE[word]]
+    out: list[str] = []
+    while "'" in word:
+        head, rest = word.split("'", 1)
+        if head in _FR_ELISIONS and rest:
+            out.append(_FR_ELISIONS[head])
+            word = rest
+        else:
+            break
+    return [*out, word]
+
+
+def _word_pieces(raw: str, language: str = "en") -> tuple[list[str], bool]:
     """Canonical pieces of one raw word, and whether a clause boundary follows it."""
     text = raw.strip().lower().replace("’", "'").replace("‘", "'")
+    if language != "en":
+        text = fold_accents(text)
     boundary = bool(_PUNCT_BOUNDARY.search(text))
     text = _KEEP.sub(" ", text)
+    fillers = _FILLERS_BY_LANGUAGE.get(language, FILLERS)
     pieces: list[str] = []
     for chunk in text.split():
         # hyphens split words ("well-known", "re-bill"); a leading minus is not worth keeping
@@ -226,16 +398,28 @@ def _word_pieces(raw: str) -> tuple[list[str], bool]:
             part = part.strip("'.,:")
             if not part:
                 continue
-            spoken = _digits_to_words(part.replace("'", ""))
+            if language in _NUMBER_STYLE:
+                spoken = _digits_to_words_other(part.replace("'", ""), language)
+            elif part == "%":  # "10 %": the recogniser put a space before the sign
+                spoken = ["percent"]
+            else:
+                spoken = _digits_to_words(part.replace("'", ""))
             if spoken is not None:
                 pieces.extend(spoken)
                 continue
             part = part.replace(",", " ").replace(":", " ")
             for sub in part.split():
-                for piece in _expand_contraction(sub.replace(".", "")):
+                sub = sub.replace(".", "")
+                if language == "en":
+                    expanded = _expand_contraction(sub)
+                elif language == "fr":
+                    expanded = _expand_elision(sub)
+                else:
+                    expanded = [sub]
+                for piece in expanded:
                     piece = piece.replace("'", "")
-                    if piece and piece not in FILLERS:
-                        pieces.extend(_spelling(piece).split())
+                    if piece and piece not in fillers:
+                        pieces.extend(_spelling(piece).split() if language == "en" else [piece])
     return pieces, boundary
 
 
@@ -283,26 +467,29 @@ def _rewrite_phrases(tokens: list[Token]) -> list[Token]:
     return out
 
 
-def normalize_words(words: Sequence[str], *, boundaries: Iterable[int] = ()) -> list[Token]:
+def normalize_words(words: Sequence[str], *, boundaries: Iterable[int] = (), language: str = "en") -> list[Token]:
     """Normalise a sequence of raw words; each token records the index of its source word.
 
     `boundaries`: indices of words that start a new turn (a clause boundary for negation scope).
+    `language`: "en" (default) gets every rule; "es"/"fr" get their own numbers, elisions (fr), fillers
+    and accent folding; the English contractions, spellings and stock phrases are English only.
     """
+    language = (language or "en").lower().split("-")[0]
     turn_starts = set(boundaries)
     tokens: list[Token] = []
     boundary_next = True
     for i, raw in enumerate(words):
-        pieces, boundary_after = _word_pieces(raw)
+        pieces, boundary_after = _word_pieces(raw, language)
         starts = boundary_next or i in turn_starts
         for j, piece in enumerate(pieces):
-            tokens.append(Token(piece, stem(piece), i, starts and j == 0))
+            tokens.append(Token(piece, stem(piece, language), i, starts and j == 0))
         if pieces:
             boundary_next = boundary_after
         else:
             boundary_next = boundary_next or boundary_after
-    return _rewrite_phrases(tokens)
+    return _rewrite_phrases(tokens) if language == "en" else tokens
 
 
-def normalize_text(text: str) -> str:
+def normalize_text(text: str, language: str = "en") -> str:
     """The canonical form of a text, words joined by single spaces."""
-    return " ".join(t.text for t in normalize_words(text.split()))
+    return " ".join(t.text for t in normalize_words(text.split(), language=language))

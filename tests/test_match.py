@@ -54,7 +54,7 @@ GREETING = item("greeting", "Thank you for calling {company}, my name is {agent_
 
 
 def test_version_is_set() -> None:
-    assert MATCHER_VERSION.startswith("fuzzy-")
+    assert MATCHER_VERSION.startswith("hybrid-")
 
 
 def test_exact_wording_is_met_with_evidence() -> None:
