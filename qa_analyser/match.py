@@ -469,14 +469,14 @@ def combine_scores(fuzzy: float, cosine: float | None, *, support: bool = True, 
 def _inserted_negator(speech: Speech, start: int, end: int, wording: Sequence[str],
                       negators: frozenset[str]) -> str | None:
     """A negator said inside the window that the wording does not have: inserted ("this call is not
-    recorded"), not said in place of one of the wording's words — that is a recognition slip ("we
-    could knock ten percent off" heard as "we could not ten percent off")."""
+    recorded"), not said word-for-word in place of one of the wording's words — that is a recognition
+    slip ("we could knock ten percent off" heard as "we could not ten percent off")."""
     said = [t.text for t in speech.tokens[start:end]]
     if not any(w in negators for w in said):
         return None
     sm = difflib.SequenceMatcher(None, list(wording), said, autojunk=False)
     for op, i1, i2, j1, j2 in sm.get_opcodes():
-        if op == "insert" or (op == "replace" and j2 - j1 > i2 - i1):
+        if op == "insert" or (op == "replace" and j2 - j1 != i2 - i1):
             hit = next((w for w in said[j1:j2] if w in negators), None)
             if hit is not None:
                 return hit

@@ -316,3 +316,138 @@ def test_missed_item_says_when_its_words_went_to_another_item() -> None:
     r = one(match_call(t, script(GREETING, farewell), agent_name="Tom"), "farewell")
     assert r.status == "missed"
     assert "another item" in r.detail
+
+
+# --------------------------------------------------------------------------- hybrid-2: meaning, wording, audio
+
+REC = item("rec", "Please be aware that this call is recorded for quality and training purposes.")
+
+
+@pytest.mark.parametrize(
+    ("said", "ok"),
+    [
+        ("Is there anything else I can help you with today?", True),
+        ("Anything else I can do for you today?", True),  # paraphrase
+        ("Can I help with anything else today?", True),
+        ("I can see the payment on your account from today, let me help you with that.", False),  # shares words
+        ("I'm not sure there is anything else on the bill.", False),
+    ],
+)
+def test_paraphrase_met_and_shared_words_not(said: str, ok: bool) -> None:
+    r = match_call(transcript(("agent", 0.0, said)), script(item()))[0]
+    assert (r.status == "met") is ok, r.detail
+
+
+def test_negated_line_is_not_met() -> None:
+    t = transcript(("agent", 0.0, "This call is not recorded for quality and training purposes."))
+    r = match_call(t, script(REC))[0]
+    assert r.status != "met"
+    assert "negated" in r.detail
+
+
+def test_customer_asking_about_it_on_mono_is_not_met() -> None:
+    t = transcript(("agent", 0.0, "Hello, how can I help?"),
+                   ("customer", 3.0, "Is this call recorded for quality and training purposes?"), mono=True)
+    assert match_call(t, script(REC))[0].status != "met"
+
+
+def test_negated_trigger_does_not_trigger() -> None:
+    offer = item("offer", "Before you go, I can offer you our loyalty discount of ten percent off your tariff.",
+                 when_customer_says=("cancel my account",))
+    t = transcript(("customer", 0.0, "I do not want to cancel my account, I just need a new bill."),
+                   ("agent", 4.0, "Sure."))
+    assert match_call(t, script(offer))[0].status == "not_applicable"
+
+
+VERBATIM = item("rec", "Please be aware that this call is recorded for quality and training purposes.", verbatim=True)
+
+
+def test_verbatim_exact_with_normalisation_differences_is_met() -> None:
+    it = item("apr", "Your rate is 10% and the fee is £40.", verbatim=True)
+    t = transcript(("agent", 0.0, "Um, your rate is ten percent and the fee is forty pounds."))
+    r = match_call(t, script(it))[0]
+    assert r.status == "met"
+    assert r.wording is not None and r.wording.fidelity == 1.0
+
+
+def test_verbatim_dropped_substituted_added_words() -> None:
+    t = transcript(("agent", 0.0, "Okay. Please be aware this call is really recorded for quality and teaching purposes."))
+    r = match_call(t, script(VERBATIM))[0]
+    assert r.status == "partial"
+    d = r.wording
+    assert d is not None
+    assert d.dropped == ("that",)
+    assert d.substituted == (("training", "teaching"),)
+    assert d.added == ("really",)
+    assert d.fidelity == pytest.approx(11 / 14, abs=1e-3)
+    assert "fidelity" in r.detail
+
+
+def test_verbatim_paraphrase_is_partial_never_met() -> None:
+    t = transcript(("agent", 0.0, "Just so you know, we record calls for quality and training."))
+    r = match_call(t, script(VERBATIM))[0]
+    assert r.status in ("partial", "missed")
+    assert r.status != "met"
+
+
+def test_low_confidence_flag_on_poorly_heard_evidence() -> None:
+    t = transcript(("agent", 0.0, "Is there anything else I can help you with today?"))
+    poor = Transcript(tuple(replace_words(s, 0.2) for s in t.segments), t.duration_s, t.channels, t.options)
+    assert "low_confidence" not in match_call(t, script(item()))[0].flags
+    r = match_call(poor, script(item()))[0]
+    assert "low_confidence" in r.flags and "recogniser confidence" in r.detail
+
+
+def test_low_confidence_flag_on_missed_item_with_poor_audio() -> None:
+    t = transcript(("agent", 0.0, "Hello there."), ("agent", 3.0, "Mumble rumble tumble fumble."))
+    poor = Transcript(tuple(replace_words(s, 0.15) for s in t.segments), t.duration_s, t.channels, t.options)
+    r = match_call(poor, script(REC))[0]
+    assert r.status == "missed" and "low_confidence" in r.flags
+    assert "low_confidence" not in match_call(t, script(REC))[0].flags
+
+
+def replace_words(seg: Segment, p: float) -> Segment:
+    from dataclasses import replace as dc_replace
+
+    return dc_replace(seg, words=tuple(dc_replace(w, probability=p) for w in seg.words))
+
+
+def spanish_script(*items: Item) -> Script:
+    return Script(id="es", version="1", name="es", sections=(Section("main", items),), language="es",
+                  variables=(("company", "Energía Clara"),))
+
+
+def test_spanish_line_with_numbers_accents_and_paraphrase() -> None:
+    rec = item("rec", "Le informamos de que esta llamada está grabada con fines de calidad y formación.")
+    disc = item("disc", "Le ofrecemos un descuento del 10% en su tarifa.")
+    t = transcript(("agent", 0.0, "Le informamos de que esta llamada esta grabada con fines de calidad y formacion."),
+                   ("agent", 8.0, "Le ofrecemos un descuento del diez por ciento en su tarifa."))
+    res = match_call(t, spanish_script(rec, disc))
+    assert [r.status for r in res] == ["met", "met"]
+    neg = transcript(("agent", 0.0, "Esta llamada no está grabada."))
+    assert match_call(neg, spanish_script(rec))[0].status != "met"
+
+
+def test_french_line_with_elisions() -> None:
+    rec = item("rec", "Nous vous informons que l'appel est enregistré à des fins de qualité et de formation.")
+    s = Script(id="fr", version="1", name="fr", sections=(Section("main", (rec,)),), language="fr")
+    t = transcript(("agent", 0.0, "Nous vous informons que l'appel est enregistre a des fins de qualite et de formation."))
+    assert match_call(t, s)[0].status == "met"
+    rule = ProhibitedRule("promise", ("je vous garantis",))
+    s = Script(id="fr", version="1", name="fr", sections=(), prohibited=(rule,), language="fr")
+    said = transcript(("agent", 0.0, "Je vous garantis que le prix ne changera pas."))
+    negated = transcript(("agent", 0.0, "Je ne vous garantis pas le prix."))
+    assert match_call(said, s)[0].status == "violated"
+    assert match_call(negated, s)[0].status == "met"
+
+
+def test_fuzzy_only_without_embedding_model(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from qa_analyser import embed
+
+    embed._reset_for_tests(fail=True)
+    try:
+        r = match_call(transcript(("agent", 0.0, "Is there anything else I can help you with today?")), script(item()))[0]
+        assert r.status == "met"
+        assert "fuzzy matching only" in r.detail
+    finally:
+        embed._reset_for_tests()

@@ -85,3 +85,24 @@ def test_stem() -> None:
 def test_empty_and_punctuation_only() -> None:
     assert normalize_words([]) == []
     assert normalize_words(["...", "—", "um"]) == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "a", "b"),
+    [
+        ("es", "Son 40€ y el 10%", "son cuarenta euros y el diez por ciento"),
+        ("es", "¿Hay algo más?", "hay algo mas"),
+        ("es", "en 2026, 1.500 € o 3,50", "en dos mil veintiseis mil quinientos euros o tres coma cincuenta"),
+        ("es", "eh, veintiún", "veintiun"),
+        ("fr", "L'appel est enregistré", "le appel est enregistre"),
+        ("fr", "J'ai 71 ans et 80 euros", "je ai soixante et onze ans et quatre vingts euros"),
+        ("fr", "euh aujourd'hui 10 %", "aujourdhui dix pour cent"),
+        ("fr", "qu'il", "que il"),
+    ],
+)
+def test_spanish_and_french(lang: str, a: str, b: str) -> None:
+    assert normalize_text(a, lang) == b
+
+
+def test_english_is_unchanged_by_language_support() -> None:
+    assert normalize_text("I'm 10 % sure") == "i am ten percent sure"
