@@ -15,6 +15,10 @@ ItemKind = Literal["required", "conditional", "prohibited"]
 # required/conditional: met | partial | missed | not_applicable; prohibited: met | violated
 Status = Literal["met", "partial", "missed", "not_applicable", "violated"]
 
+# Bump when the way recordings are turned into transcripts changes (speech detection, decoding
+# settings, guards): stored transcripts made by another version are not reused.
+TRANSCRIPTION_VERSION = "2"
+
 CHANNEL_LAYOUTS: tuple[str, ...] = ("agent-left", "agent-right", "mono")
 SPEAKERS: tuple[str, ...] = ("agent", "customer", "unknown")
 
@@ -62,7 +66,7 @@ class TranscriptionOptions:
     def key(self) -> str:
         """A stable text key: transcripts are reused only when it matches."""
         return (
-            f"model={self.model};beam={self.beam_size};lang={self.language};"
+            f"v={TRANSCRIPTION_VERSION};model={self.model};beam={self.beam_size};lang={self.language};"
             f"sd={self.speech_detection};prompt={self.initial_prompt or ''}"
         )
 

@@ -13,6 +13,16 @@ Speech detection (TranscriptionOptions.speech_detection):
 Hallucination guards: condition_on_previous_text off, faster-whisper's no-speech / log-prob /
 compression-ratio thresholds, then segments that are improbable, repetitive, or only sound-effect
 annotations are dropped (see `_keep_segment`), so silence and hold music yield no text.
+
+Language: `TranscriptionOptions.language` (or the `language` argument of `transcribe`) is passed to
+Whisper; an English-only model (`*.en`) asked for another language is a ConfigError.
+
+Script biasing: `transcribe(..., hotwords=...)` passes faster-whisper's `hotwords` (put before every
+30 s window, unlike `initial_prompt`, which only reaches the first window when
+condition_on_previous_text is off); `vocabulary.script_vocabulary(script)` builds them.
+
+Re-check: `redecode` decodes one window of one speaker again with beam search (optionally with a
+larger `recheck_model`); `splice` replaces that speaker's words in the window with the new ones.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import re
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +44,17 @@ from .datatypes import CHANNEL_LAYOUTS, Segment, Speaker, Transcript, Transcript
 from .errors import AudioError, ConfigError, ModelError, TranscriptionError
 from .models import resolve_model
 
-__all__ = ["Transcriber", "SPEECH_DETECTIONS", "GAP_S"]
+__all__ = ["Transcriber", "SPEECH_DETECTIONS", "GAP_S", "REDECODE_PAD_S", "splice", "whisper_language"]
 
 log = logging.getLogger("qa_analyser")
 
 SPEECH_DETECTIONS = ("energy", "silero", "none")
 GAP_S = 0.3  # silence put between kept regions in the compact stream
+# The compact stream is decoded in clips of whole regions, each at most this long: a region that
+# straddled Whisper's 30 s window was seen cut in two and often dropped (measured on fixtures).
+CLIP_MAX_S = 20.0
 SPLIT_GAP_S = 1.0  # a segment whose words are further apart than this (recording time) is split
+REDECODE_PAD_S = 0.5  # audio added either side of a re-check window (words are kept only inside it)
 
 # Segment-level guards, applied after faster-whisper's own thresholds.
 _MIN_AVG_LOGPROB = -1.0
@@ -66,6 +80,23 @@ class _TimeMap:
     def __init__(self, spans: list[_Span]):
         self.spans = spans
         self._starts = np.array([s.compact_start for s in spans]) if spans else np.zeros(0)
+
+    def clips(self, max_s: float) -> list[float]:
+        """clip_timestamps for faster-whisper: whole regions packed into clips of at most max_s."""
+        bounds: list[float] = []
+        start = end = None
+        for span in self.spans:
+            a, b = span.compact_start, span.compact_start + span.length
+            if start is None:
+                start, end = a, b
+            elif b - start <= max_s:
+                end = b
+            else:
+                bounds += [start, end]
+                start, end = a, b
+        if start is not None:
+            bounds += [start, end]
+        return bounds
 
     def __call__(self, t: float, *, is_end: bool = False) -> float:
         if not self.spans:
@@ -265,11 +296,13 @@ class Transcriber:
         detection = self.options.speech_detection
         time_map: _TimeMap | None = None
         vad_filter = False
+        clips: list[float] | str = "0"
         if detection == "energy":
             regions = speech_regions(samples)
             if not regions:
                 return [], 0.0, ""
             stream, time_map = compact_stream(samples, regions)
+            clips = time_map.clips(CLIP_MAX_S)
             seen_s = sum(e - s for s, e in regions)
         elif detection == "silero":
             stream, vad_filter = samples, True
@@ -291,6 +324,7 @@ class Transcriber:
             initial_prompt=self.options.initial_prompt,
             word_timestamps=True,
             vad_filter=vad_filter,
+            clip_timestamps=clips,
             hallucination_silence_threshold=None,
         )
         out: list[Segment] = []
