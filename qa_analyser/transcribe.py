@@ -145,8 +145,23 @@ def compact_stream(samples: np.ndarray, regions: list[tuple[float, float]],
     return np.concatenate(pieces).astype(np.float32, copy=False), _TimeMap(spans)
 
 
+def whisper_language(code: str | None) -> str | None:
+    """A script's or user's language code as Whisper's ("es-MX" → "es", "EN" → "en"; None stays None)."""
+    if code is None or not code.strip():
+        return None
+    return code.strip().lower().replace("_", "-").split("-")[0]
+
+
+def _english_only_name(model: str) -> bool:
+    return Path(model).name.lower().endswith(".en")
+
+
 class Transcriber:
-    """Transcribes recordings with one faster-whisper model, loaded on first use and then reused."""
+    """Transcribes recordings with one faster-whisper model, loaded on first use and then reused.
+
+    `recheck_model`: the model `redecode` uses (default: the same one); a larger model there costs
+    time only on the few windows that are re-checked.
+    """
 
     def __init__(
         self,
@@ -155,6 +170,7 @@ class Transcriber:
         cache_dir: Path | str | None = None,
         cpu_threads: int = 0,
         allow_download: bool = False,
+        recheck_model: str | None = None,
     ):
         if options.speech_detection not in SPEECH_DETECTIONS:
             raise ConfigError(
@@ -169,8 +185,14 @@ class Transcriber:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.cpu_threads = cpu_threads
         self.allow_download = allow_download
+        self.recheck_model = recheck_model if recheck_model and recheck_model != options.model else None
+        self._check_language(options.model, options.language)
+        if self.recheck_model:
+            self._check_language(self.recheck_model, options.language)
         self._model: Any = None
+        self._recheck: Any = None
         self.model_id = ""
+        self.recheck_model_id = ""
         self.device = ""
         self.compute_type = ""
         self.english_only = False
@@ -181,9 +203,13 @@ class Transcriber:
         """Resolve and load the model now (otherwise it happens on the first transcription)."""
         if self._model is not None:
             return
+        self._model, self.model_id, self.device, self.compute_type = self._load_model(self.options.model, workers=2)
+        self.english_only = not self._model.model.is_multilingual
+
+    def _load_model(self, name: str, *, workers: int) -> tuple[Any, str, str, str]:
         import ctranslate2
 
-        resolved = resolve_model(self.options.model, cache_dir=self.cache_dir, allow_download=self.allow_download)
+        resolved = resolve_model(name, cache_dir=self.cache_dir, allow_download=self.allow_download)
         cuda_devices = ctranslate2.get_cuda_device_count()
         device = self.options.device
         if device == "auto":
@@ -209,12 +235,12 @@ class Transcriber:
         hub = resolved.model_id.startswith("hub:")
         started = time.perf_counter()
         try:
-            self._model = WhisperModel(
+            model = WhisperModel(
                 resolved.path,
                 device=device,
                 compute_type=compute_type,
                 cpu_threads=threads,
-                num_workers=2,  # one per channel of a stereo call, transcribed concurrently
+                num_workers=workers,  # 2: one per channel of a stereo call, transcribed concurrently
                 local_files_only=not hub,
                 download_root=str(self.cache_dir / "hub") if (hub and self.cache_dir) else None,
             )
@@ -224,25 +250,60 @@ class Transcriber:
             raise ModelError(f"cannot load model {resolved.name!r} ({type(exc).__name__}: {exc})") from exc
         log.info("loaded model %s on %s/%s in %.1f s", resolved.model_id, device, compute_type,
                  time.perf_counter() - started)
-        self.model_id = resolved.model_id
-        self.device = device
-        self.compute_type = compute_type
-        self.english_only = not self._model.model.is_multilingual
+        if not model.model.is_multilingual:
+            self._check_language(name, self.options.language, english_only=True)
+        return model, resolved.model_id, device, compute_type
+
+    def _recheck_model(self) -> Any:
+        self.load()
+        if self.recheck_model is None:
+            return self._model
+        if self._recheck is None:
+            self._recheck, self.recheck_model_id, _, _ = self._load_model(self.recheck_model, workers=1)
+        return self._recheck
+
+    @staticmethod
+    def _check_language(model: str, language: str | None, *, english_only: bool | None = None) -> None:
+        """ConfigError when an English-only model is asked for another language, or the code is unknown."""
+        lang = whisper_language(language)
+        if lang is None:
+            return
+        if english_only is None:
+            english_only = _english_only_name(model)
+        if english_only and lang != "en":
+            raise ConfigError(
+                f"model {model!r} is English-only and cannot transcribe language {language!r}; "
+                "use a multilingual model (--model base) for non-English calls"
+            )
+        from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+        if lang not in _LANGUAGE_CODES:
+            raise ConfigError(f"language {language!r} is not one Whisper knows (two-letter codes such as en, es, fr)")
+
+    def _language(self, override: str | None) -> str | None:
+        """The language passed to Whisper: the argument, else the options', else en for English-only models."""
+        requested = override if override is not None else self.options.language
+        if requested is not None:
+            self._check_language(self.options.model, requested, english_only=self.english_only)
+        lang = whisper_language(requested)
+        return lang or ("en" if self.english_only else None)
 
     # ------------------------------------------------------------------ transcription
 
-    def transcribe(self, audio: AudioData, layout: str) -> Transcript:
+    def transcribe(self, audio: AudioData, layout: str, *, hotwords: str | None = None,
+                   language: str | None = None) -> Transcript:
         """Transcribe a decoded recording. `layout`: agent-left | agent-right | mono.
 
         Stereo layouts transcribe each channel on its own and label it agent / customer; mono (or a
         one-channel file) gives one stream with speaker "unknown". A stereo file with layout mono is
         downmixed; a mono file with a stereo layout raises AudioError (the caller decides).
+        `hotwords` biases the recogniser toward a script's words (see vocabulary.script_vocabulary);
+        `language` overrides TranscriptionOptions.language for this call (e.g. the script's).
         """
-        if layout not in CHANNEL_LAYOUTS:
-            raise ConfigError(f"{audio.path}: unknown channel layout {layout!r} (choose {', '.join(CHANNEL_LAYOUTS)})")
-        if layout != "mono" and not audio.is_stereo:
-            raise AudioError(f"{audio.path}: layout {layout} needs a stereo recording, but the file has one channel")
+        self._check_layout(audio, layout)
         self.load()
+        whisper_lang = self._language(language)
+        hotwords = hotwords.strip() if hotwords and hotwords.strip() else None
 
         if layout == "mono":
             streams: list[tuple[np.ndarray, Speaker, int | None]] = [(audio.mono(), "unknown", None)]
@@ -253,13 +314,13 @@ class Transcriber:
 
         segments: list[Segment] = []
         speech_s = 0.0
-        language = self.options.language or ("en" if self.english_only else "")
+        detected = ""
         started = time.perf_counter()
 
         def run(stream: tuple[np.ndarray, Speaker, int | None]) -> tuple[list[Segment], float, str]:
             samples, speaker, channel = stream
             try:
-                return self._transcribe_stream(samples, speaker, channel)
+                return self._transcribe_stream(samples, speaker, channel, language=whisper_lang, hotwords=hotwords)
             except (RuntimeError, ValueError, MemoryError) as exc:
                 where = "" if channel is None else f" on channel {channel}"
                 raise TranscriptionError(f"{audio.path}: the recogniser failed{where}: {exc}") from exc
@@ -274,8 +335,8 @@ class Transcriber:
         for found, seen_s, lang in results:
             segments += found
             speech_s += seen_s
-            if not language and lang:
-                language = lang
+            if not detected and lang:
+                detected = lang
         segments.sort(key=lambda s: (s.start, s.end))
         log.debug("%s: %.1f s audio, %.1f s speech transcribed in %.1f s", audio.path, audio.duration_s,
                   speech_s, time.perf_counter() - started)
@@ -283,16 +344,53 @@ class Transcriber:
             segments=tuple(segments),
             duration_s=audio.duration_s,
             channels=layout,  # type: ignore[arg-type]
-            options=self.options,
-            language=language or "en",
+            options=self._recorded_options(language, hotwords),
+            language=whisper_lang or detected or "en",
             model_id=self.model_id,
             compute_type=self.compute_type,
             device=self.device,
             speech_s=round(speech_s, 3),
         )
 
-    def _transcribe_stream(self, samples: np.ndarray, speaker: Speaker,
-                           channel: int | None) -> tuple[list[Segment], float, str]:
+    def _recorded_options(self, language: str | None, hotwords: str | None) -> TranscriptionOptions:
+        """The options that made this transcript, per-call language and hotwords included where the
+        dataclass has room for them (a `hotwords` field is the lead's to add)."""
+        changes: dict[str, Any] = {}
+        if language is not None and language != self.options.language:
+            changes["language"] = language
+        if "hotwords" in {f.name for f in fields(TranscriptionOptions)}:
+            changes["hotwords"] = hotwords
+        return replace(self.options, **changes) if changes else self.options
+
+    @staticmethod
+    def _check_layout(audio: AudioData, layout: str) -> None:
+        if layout not in CHANNEL_LAYOUTS:
+            raise ConfigError(f"{audio.path}: unknown channel layout {layout!r} (choose {', '.join(CHANNEL_LAYOUTS)})")
+        if layout != "mono" and not audio.is_stereo:
+            raise AudioError(f"{audio.path}: layout {layout} needs a stereo recording, but the file has one channel")
+
+    def _decode(self, model: Any, stream: np.ndarray, *, language: str | None, hotwords: str | None,
+                beam_size: int, vad_filter: bool = False, clips: list[float] | str = "0") -> tuple[Any, Any]:
+        return model.transcribe(
+            stream,
+            language=language,
+            beam_size=beam_size,
+            best_of=max(1, beam_size),
+            temperature=(0.0, 0.2, 0.4, 0.6),
+            compression_ratio_threshold=_MAX_COMPRESSION_RATIO,
+            log_prob_threshold=_MIN_AVG_LOGPROB,
+            no_speech_threshold=0.6,
+            condition_on_previous_text=False,
+            initial_prompt=self.options.initial_prompt,
+            hotwords=hotwords,
+            word_timestamps=True,
+            vad_filter=vad_filter,
+            clip_timestamps=clips,
+            hallucination_silence_threshold=None,
+        )
+
+    def _transcribe_stream(self, samples: np.ndarray, speaker: Speaker, channel: int | None, *,
+                           language: str | None, hotwords: str | None) -> tuple[list[Segment], float, str]:
         detection = self.options.speech_detection
         time_map: _TimeMap | None = None
         vad_filter = False
@@ -311,32 +409,139 @@ class Transcriber:
             stream = samples
             seen_s = len(samples) / SAMPLE_RATE
 
-        raw, info = self._model.transcribe(
-            stream,
-            language=self.options.language or ("en" if self.english_only else None),
-            beam_size=self.options.beam_size,
-            best_of=max(1, self.options.beam_size),
-            temperature=(0.0, 0.2, 0.4, 0.6),
-            compression_ratio_threshold=_MAX_COMPRESSION_RATIO,
-            log_prob_threshold=_MIN_AVG_LOGPROB,
-            no_speech_threshold=0.6,
-            condition_on_previous_text=False,
-            initial_prompt=self.options.initial_prompt,
-            word_timestamps=True,
-            vad_filter=vad_filter,
-            clip_timestamps=clips,
-            hallucination_silence_threshold=None,
-        )
+        raw, info = self._decode(self._model, stream, language=language, hotwords=hotwords,
+                                 beam_size=self.options.beam_size, vad_filter=vad_filter, clips=clips)
+        out = self._kept_segments(raw, speaker, channel, time_map)
+        if detection == "silero":
+            seen_s = float(getattr(info, "duration_after_vad", seen_s) or 0.0)
+        return out, seen_s, getattr(info, "language", "") or ""
+
+    @staticmethod
+    def _kept_segments(raw: Any, speaker: Speaker, channel: int | None, time_map: _TimeMap | None,
+                       offset: float = 0.0) -> list[Segment]:
         out: list[Segment] = []
         for seg in raw:  # a lazy generator: decoding happens here
             if not _keep_segment(seg):
                 log.debug("dropped segment %.2f-%.2f %r (logprob %.2f, no_speech %.2f, cr %.2f)",
                           seg.start, seg.end, seg.text, seg.avg_logprob, seg.no_speech_prob, seg.compression_ratio)
                 continue
-            out += _to_segment(seg, speaker, channel, time_map)
-        if detection == "silero":
-            seen_s = float(getattr(info, "duration_after_vad", seen_s) or 0.0)
-        return out, seen_s, getattr(info, "language", "") or ""
+            out += _to_segment(seg, speaker, channel, time_map, offset)
+        return out
+
+    # ------------------------------------------------------------------ re-check
+
+    def redecode(self, audio: AudioData, layout: str, start_s: float, end_s: float, *, speaker: str,
+                 hotwords: str | None = None, beam_size: int = 5, language: str | None = None) -> list[Segment]:
+        """Decode [start_s, end_s] of one speaker's channel again, with beam search.
+
+        The window is padded by REDECODE_PAD_S each side (a word cut at the edge is heard whole),
+        gated like the first pass (energy: the channel's speech regions inside it, joined with short
+        gaps; otherwise the raw window) and decoded by `recheck_model` (default: the transcription
+        model). Give a window with some margin: Whisper's word times jitter by a few tenths. The
+        segments and words come back on the recording's timeline; words whose middle lies outside
+        [start_s, end_s] are dropped, so `splice(transcript, segments, start_s, end_s, speaker)`
+        replaces exactly that window. Speaker "agent"/"customer" needs a stereo layout; on mono the
+        speaker is "unknown" (the downmix).
+        """
+        self._check_layout(audio, layout)
+        if beam_size < 1:
+            raise ConfigError(f"beam_size must be at least 1, not {beam_size}")
+        if not end_s > start_s:
+            raise ConfigError(f"{audio.path}: empty re-check window {start_s:.2f}-{end_s:.2f} s")
+        if layout == "mono":
+            if speaker not in ("unknown", "agent", "customer", "any"):
+                raise ConfigError(f"unknown speaker {speaker!r}")
+            samples, label, channel = audio.mono(), "unknown", None
+        else:
+            if speaker not in ("agent", "customer"):
+                raise ConfigError(f"{audio.path}: speaker {speaker!r} on a stereo call (choose agent or customer)")
+            agent = 0 if layout == "agent-left" else 1
+            channel = agent if speaker == "agent" else 1 - agent
+            samples, label = audio.channels[channel], speaker
+        model = self._recheck_model()
+        whisper_lang = self._language(language)
+        if self.recheck_model:
+            self._check_language(self.recheck_model, whisper_lang,
+                                 english_only=not model.model.is_multilingual)
+            whisper_lang = whisper_lang or ("en" if not model.model.is_multilingual else None)
+        lo, hi = max(0.0, start_s - REDECODE_PAD_S), min(len(samples) / SAMPLE_RATE, end_s + REDECODE_PAD_S)
+        hotwords = hotwords.strip() if hotwords and hotwords.strip() else None
+        time_map: _TimeMap | None = None
+        offset = 0.0
+        if self.options.speech_detection == "energy":
+            # The same gating as the first pass (regions found on the whole channel, so the noise
+            # floor is the recording's), cut to the window: Whisper sees the same kind of stream,
+            # and leading silence is not stretched into the first word.
+            regions = [(max(a, lo), min(b, hi)) for a, b in speech_regions(samples) if b > lo and a < hi]
+            regions = [(a, b) for a, b in regions if b - a >= 0.05]
+            if not regions:
+                return []
+            window, time_map = compact_stream(samples, regions)
+        else:
+            a, b = int(lo * SAMPLE_RATE), int(np.ceil(hi * SAMPLE_RATE))
+            if b - a < int(0.1 * SAMPLE_RATE):
+                return []
+            window, offset = np.ascontiguousarray(samples[a:b], dtype=np.float32), a / SAMPLE_RATE
+        try:
+            raw, _ = self._decode(model, window, language=whisper_lang, hotwords=hotwords, beam_size=beam_size)
+            found = self._kept_segments(raw, label, channel, time_map, offset=offset)  # type: ignore[arg-type]
+        except (RuntimeError, ValueError, MemoryError) as exc:
+            raise TranscriptionError(f"{audio.path}: the recogniser failed re-checking "
+                                     f"{start_s:.2f}-{end_s:.2f} s: {exc}") from exc
+        return _clip_segments(found, start_s, end_s)
+
+
+def _inside(word: Word, start_s: float, end_s: float) -> bool:
+    mid = (word.start + word.end) / 2
+    return start_s <= mid <= end_s
+
+
+def _rebuilt(segment: Segment, words: list[Word]) -> Segment:
+    return replace(segment, words=tuple(words), text=" ".join(w.text for w in words),
+                   start=words[0].start, end=words[-1].end)
+
+
+def _clip_segments(segments: list[Segment], start_s: float, end_s: float) -> list[Segment]:
+    """Only the words whose middle lies in [start_s, end_s]; segments left without words are dropped."""
+    out: list[Segment] = []
+    for seg in segments:
+        if not seg.words:
+            if start_s <= (seg.start + seg.end) / 2 <= end_s:
+                out.append(seg)
+            continue
+        kept = [w for w in seg.words if _inside(w, start_s, end_s)]
+        if kept:
+            out.append(seg if len(kept) == len(seg.words) else _rebuilt(seg, kept))
+    return out
+
+
+def splice(transcript: Transcript, segments: list[Segment], start_s: float, end_s: float,
+           speaker: str) -> Transcript:
+    """`transcript` with `speaker`'s words in [start_s, end_s] replaced by those of `segments`.
+
+    Pure. A word belongs to the window when its middle lies in it (the rule `redecode` clips by);
+    a segment that straddles the window keeps its words outside it, split in two if words remain on
+    both sides; new words outside the window are ignored. Other speakers are untouched.
+    """
+    kept: list[Segment] = []
+    for seg in transcript.segments:
+        if seg.speaker != speaker:
+            kept.append(seg)
+            continue
+        if not seg.words:
+            if not start_s <= (seg.start + seg.end) / 2 <= end_s:
+                kept.append(seg)
+            continue
+        before = [w for w in seg.words if (w.start + w.end) / 2 < start_s]
+        after = [w for w in seg.words if (w.start + w.end) / 2 > end_s]
+        if len(before) + len(after) == len(seg.words):
+            kept.append(seg)
+            continue
+        kept += [_rebuilt(seg, part) for part in (before, after) if part]
+    new = [replace(s, speaker=speaker, words=tuple(replace(w, speaker=speaker) for w in s.words))  # type: ignore[arg-type]
+           for s in _clip_segments(list(segments), start_s, end_s)]
+    merged = sorted([*kept, *new], key=lambda s: (s.start, s.end))
+    return replace(transcript, segments=tuple(merged))
 
 
 def _keep_segment(seg: Any) -> bool:
@@ -368,7 +573,8 @@ def _repetitive(text: str) -> bool:
     return distinct < 0.25 or ratio > _MAX_COMPRESSION_RATIO
 
 
-def _to_segment(seg: Any, speaker: Speaker, channel: int | None, time_map: _TimeMap | None) -> list[Segment]:
+def _to_segment(seg: Any, speaker: Speaker, channel: int | None, time_map: _TimeMap | None,
+                offset: float = 0.0) -> list[Segment]:
     """One faster-whisper segment as Segments on the recording's timeline.
 
     On a compact stream a segment can run over several kept regions; it is split where its words
@@ -377,6 +583,7 @@ def _to_segment(seg: Any, speaker: Speaker, channel: int | None, time_map: _Time
 
     def span_of(start: float, end: float) -> tuple[float, float]:
         a, b = time_map.interval(start, end) if time_map else (start, end)
+        a, b = float(a) + offset, float(b) + offset
         return round(a, 3), round(max(a, b), 3)
 
     common = dict(speaker=speaker, avg_logprob=round(float(seg.avg_logprob), 4),

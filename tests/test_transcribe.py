@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from qa_analyser.audio import SAMPLE_RATE, AudioData, decode_audio
-from qa_analyser.datatypes import Transcript, TranscriptionOptions
+from qa_analyser.datatypes import Segment, Transcript, TranscriptionOptions, Word
 from qa_analyser.errors import AudioError, ConfigError, ModelError
-from qa_analyser.transcribe import GAP_S, Transcriber, _keep_segment, compact_stream
+from qa_analyser.transcribe import GAP_S, REDECODE_PAD_S, Transcriber, _keep_segment, compact_stream, splice
 
 CALLS = Path(__file__).resolve().parent.parent / "fixtures" / "calls"
 
@@ -132,6 +132,121 @@ def test_guards_keep_ordinary_speech() -> None:
     assert _keep_segment(fake_segment("Thank you.", logprob=-0.4, no_speech=0.3))
 
 
+# --------------------------------------------------------------------------- a stand-in model
+
+
+class FakeWhisper:
+    """Records what it was asked to decode; answers one segment of timed words (stream seconds)."""
+
+    def __init__(self, words: list[tuple[str, float, float]], *, multilingual: bool = False):
+        self.words = words
+        self.calls: list[dict] = []
+        self.model = SimpleNamespace(is_multilingual=multilingual)
+
+    def transcribe(self, stream, **kw):
+        self.calls.append({"samples": len(stream), "peak": float(np.abs(stream).max()) if len(stream) else 0.0, **kw})
+        words = [SimpleNamespace(word=" " + w, start=a, end=b, probability=0.9) for w, a, b in self.words]
+        seg = SimpleNamespace(text=" " + " ".join(w for w, _, _ in self.words), start=self.words[0][1],
+                              end=self.words[-1][2], avg_logprob=-0.2, no_speech_prob=0.01, compression_ratio=1.1,
+                              words=words)
+        return iter([seg]), SimpleNamespace(language=kw.get("language") or "en", duration_after_vad=0.0)
+
+
+def with_fake(model: FakeWhisper, options: TranscriptionOptions = TranscriptionOptions(device="cpu", speech_detection="none"),
+              **kw) -> Transcriber:
+    tr = Transcriber(options, **kw)
+    tr._model, tr.model_id, tr.device, tr.compute_type = model, "fake", "cpu", "int8"
+    tr.english_only = not model.model.is_multilingual
+    return tr
+
+
+def speechy(seconds: float, amp: float) -> np.ndarray:
+    return tone([300.0, 700.0], seconds, amp)
+
+
+def test_transcribe_passes_hotwords_and_language() -> None:
+    fake = FakeWhisper([("hola", 0.5, 0.8)], multilingual=True)
+    tr = with_fake(fake)
+    t = tr.transcribe(audio_of(speechy(3, 0.2)), "mono", hotwords="  Sol Energía, factura ", language="es-ES")
+    assert fake.calls[0]["hotwords"] == "Sol Energía, factura" and fake.calls[0]["language"] == "es"
+    assert t.language == "es" and t.options.language == "es-ES"
+    tr.transcribe(audio_of(speechy(3, 0.2)), "mono", hotwords="  ")
+    assert fake.calls[1]["hotwords"] is None and fake.calls[1]["language"] is None
+
+
+def test_english_only_model_refuses_a_per_call_language() -> None:
+    tr = with_fake(FakeWhisper([("hello", 0.5, 0.8)]))
+    with pytest.raises(ConfigError, match="English-only"):
+        tr.transcribe(audio_of(speechy(3, 0.2)), "mono", language="fr")
+    assert tr._language(None) == "en"
+
+
+def test_redecode_decodes_the_padded_window_of_the_speakers_channel() -> None:
+    left, right = speechy(10, 0.1), speechy(10, 0.3)  # tell the channels apart by level
+    # stream seconds: the window starts at 4.0 - pad; the last word's middle falls past end_s
+    fake = FakeWhisper([("edge", 0.0, 0.3), ("recorded", 0.6, 1.0), ("for", 1.0, 1.2), ("quality", 1.2, 1.7),
+                        ("after", 2.9, 3.2)])
+    tr = with_fake(fake)
+    segs = tr.redecode(audio_of(left, right), "agent-right", 4.0, 6.0, speaker="agent", hotwords="quality",
+                       beam_size=5)
+    call = fake.calls[0]
+    assert call["samples"] == int((2.0 + 2 * REDECODE_PAD_S) * SAMPLE_RATE)
+    assert call["peak"] == pytest.approx(0.3, abs=0.01)  # the right channel: the agent's
+    assert call["beam_size"] == 5 and call["hotwords"] == "quality" and call["language"] == "en"
+    assert call["clip_timestamps"] == "0" and call["vad_filter"] is False
+    (seg,) = segs
+    assert [w.text for w in seg.words] == ["recorded", "for", "quality"]
+    assert seg.words[0].start == pytest.approx(4.0 - REDECODE_PAD_S + 0.6)
+    assert seg.start == seg.words[0].start and seg.end == pytest.approx(5.2)
+    assert seg.speaker == "agent" and seg.channel == 1 and seg.text == "recorded for quality"
+
+
+def test_redecode_checks_its_arguments() -> None:
+    tr = with_fake(FakeWhisper([("x", 0.0, 0.1)]))
+    stereo = audio_of(speechy(4, 0.2), speechy(4, 0.2))
+    with pytest.raises(ConfigError, match="speaker"):
+        tr.redecode(stereo, "agent-left", 1.0, 2.0, speaker="unknown")
+    with pytest.raises(ConfigError, match="empty"):
+        tr.redecode(stereo, "agent-left", 2.0, 2.0, speaker="agent")
+    with pytest.raises(AudioError):
+        tr.redecode(audio_of(speechy(4, 0.2)), "agent-left", 1.0, 2.0, speaker="agent")
+    mono = tr.redecode(audio_of(speechy(4, 0.2)), "mono", 0.0, 1.0, speaker="agent")
+    assert all(s.speaker == "unknown" and s.channel is None for s in mono)
+
+
+def word(text: str, start: float, end: float, speaker: str = "agent") -> Word:
+    return Word(text=text, start=start, end=end, probability=0.9, speaker=speaker)  # type: ignore[arg-type]
+
+
+def seg(*words: Word, channel: int | None = 0) -> Segment:
+    return Segment(text=" ".join(w.text for w in words), start=words[0].start, end=words[-1].end,
+                   speaker=words[0].speaker, words=tuple(words), channel=channel)
+
+
+def test_splice_replaces_only_the_speakers_words_in_the_window() -> None:
+    agent = seg(word("thank", 1.0, 1.3), word("you", 1.3, 1.5), word("call", 3.0, 3.4), word("is", 3.4, 3.5),
+                word("recording", 3.5, 4.0), word("for", 6.5, 6.7), word("sure", 6.7, 7.0))
+    customer = seg(word("okay", 4.0, 4.5, "customer"), channel=1)
+    t = Transcript(segments=(agent, customer), duration_s=10.0, channels="agent-left", options=TranscriptionOptions())
+    new = [seg(word("pad", 2.4, 2.6), word("call", 3.0, 3.3), word("is", 3.3, 3.4), word("recorded", 3.4, 4.0),
+               word("for", 4.0, 4.2), word("quality", 4.2, 4.8))]
+    out = splice(t, new, 2.8, 5.0, "agent")
+    assert [w.text for w in out.words("agent")] == ["thank", "you", "call", "is", "recorded", "for", "quality",
+                                                    "for", "sure"]
+    assert out.words("customer") == t.words("customer")
+    agent_segs = [s for s in out.segments if s.speaker == "agent"]
+    assert [s.text for s in agent_segs] == ["thank you", "call is recorded for quality", "for sure"]
+    assert [s.start for s in out.segments] == sorted(s.start for s in out.segments)
+    assert out.duration_s == t.duration_s and out.options == t.options
+
+
+def test_splice_with_nothing_found_removes_the_window() -> None:
+    t = Transcript(segments=(seg(word("a", 1.0, 1.2), word("b", 2.0, 2.2)),), duration_s=5.0, channels="agent-left",
+                   options=TranscriptionOptions())
+    assert [w.text for w in splice(t, [], 1.5, 3.0, "agent").words()] == ["a"]
+    assert splice(t, [], 1.5, 3.0, "customer") == t
+
+
 # --------------------------------------------------------------------------- the real model
 
 
@@ -240,6 +355,33 @@ def test_model_loaded_once(transcriber: Transcriber) -> None:
     audio = decode_audio(CALLS / "inbound-03.mp3")
     transcriber.transcribe(audio, "mono")
     assert transcriber._model is model
+
+
+@pytest.mark.slow
+def test_redecode_recovers_the_recording_notice(transcriber: Transcriber) -> None:
+    audio = decode_audio(CALLS / "inbound-01.wav")
+    notice = next(u for u in timeline("inbound-01") if u.get("item") == "recording_notice")
+    segs = transcriber.redecode(audio, "agent-left", notice["start_s"], notice["end_s"], speaker="agent",
+                                hotwords="Greenfield Energy, recorded, quality, training")
+    words = [w for s in segs for w in s.words]
+    assert words and all(s.speaker == "agent" and s.channel == 0 for s in segs)
+    assert all(notice["start_s"] <= (w.start + w.end) / 2 <= notice["end_s"] for w in words)
+    text = " ".join(w.text for w in words).lower()
+    assert "quality and training" in text  # tiny.en alone on the window: "... in recording for quality ..."
+    t = transcriber.transcribe(audio, "agent-left")
+    spliced = splice(t, segs, notice["start_s"], notice["end_s"], "agent")
+    assert spliced.words("customer") == t.words("customer")
+
+
+@pytest.mark.slow
+def test_redecode_with_a_larger_recheck_model(transcriber: Transcriber) -> None:
+    tr = with_fake(transcriber._model, TranscriptionOptions(device="cpu"), recheck_model="base")
+    audio = decode_audio(CALLS / "inbound-01.wav")
+    notice = next(u for u in timeline("inbound-01") if u.get("item") == "recording_notice")
+    segs = tr.redecode(audio, "agent-left", notice["start_s"], notice["end_s"], speaker="agent")
+    assert tr.recheck_model_id.startswith("base@sha256:")
+    text = " ".join(w.text for s in segs for w in s.words).lower()
+    assert "this call is recorded for quality and training" in text
 
 
 @pytest.mark.gpu
