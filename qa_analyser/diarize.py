@@ -7,16 +7,17 @@ Python code (which imports librosa) is never executed.
 
 Method (docs/speakers.md has the measurements):
 
-1. The model runs over 10 s windows every `_STEP_S` seconds of the 16 kHz mono mix. Its output is a
+1. The model runs over 10 s windows every `_STEP_S` (1 s) of the 16 kHz mono mix. Its output is a
    per-frame powerset over up to 3 *local* speakers (no speech, {1}, {2}, {3}, {1,2}, {1,3}, {2,3});
    each frame takes its most likely class.
-2. Every (window, local speaker) with enough solo speech gets a cheap voice print: the mean and
-   standard deviation of the log-mel  over its solo frames, normalised
-   per call.
-3. The voice prints are split into two clusters (2-means, farthest-pair start); two local speakers of
-   one window are kept apart when they would fall into one cluster.
-4. Each frame of the recording takes the cluster with the most votes from the windows covering it;
-   runs of one cluster become turns.
+2. Windows are chained: a local speaker joins the global speaker whose accumulated activity agrees
+   best with it on the 9 s the windows share (IoU > 0.3); one with no partner starts a new global
+   speaker. Global speakers beyond the two that speak most are folded into one of them: the side they
+   never share a window with, else the nearer voice print.
+3. When fewer than a quarter of the windows hold two speakers (the model hears two similar voices as
+   one), chaining has nothing to go on: speech is cut at pauses and the runs are split into two by
+   2-means over voice prints (mean MFCC 1-12 of the louder half of a run's frames, numpy only).
+4. Each frame takes the side with the most activity; runs of one side become turns.
 
 Clusters are carried without changing datatypes: `label_words` returns a Transcript whose segments
 are split at cluster changes, speaker still "unknown", and `Segment.channel` = the cluster id (0 or
@@ -200,11 +201,10 @@ def speaker_turns(audio: AudioData) -> list[tuple[float, float, int]]:
     session = _load()
     if session is None:
         return []
-    samples = audio.mono().astype(np.float32)
     if audio.sample_rate != SAMPLE_RATE:
         raise ValueError(f"{audio.path}: diarization needs {SAMPLE_RATE} Hz audio, got {audio.sample_rate}")
+    samples = audio.mono().astype(np.float32)
     starts, act = _segment(session, samples)
-    n_frames = act.shape[1]
     mel = _log_mel(samples)
 
     hop_s = _FRAME_HOP / SAMPLE_RATE
