@@ -440,8 +440,9 @@ class Transcriber:
         model). Give a window with some margin: Whisper's word times jitter by a few tenths. The
         segments and words come back on the recording's timeline; words whose middle lies outside
         [start_s, end_s] are dropped, so `splice(transcript, segments, start_s, end_s, speaker)`
-        replaces exactly that window. Speaker "agent"/"customer" needs a stereo layout; on mono the
-        speaker is "unknown" (the downmix).
+        replaces exactly that window. On a stereo layout `speaker` (agent | customer) picks the
+        channel; on mono the downmix is decoded and its words are labelled `speaker` — pass the
+        label the transcript uses ("unknown" unless the mono call was diarized).
         """
         self._check_layout(audio, layout)
         if beam_size < 1:
@@ -451,7 +452,8 @@ class Transcriber:
         if layout == "mono":
             if speaker not in ("unknown", "agent", "customer", "any"):
                 raise ConfigError(f"unknown speaker {speaker!r}")
-            samples, label, channel = audio.mono(), "unknown", None
+            # The downmix; words are labelled as asked (a diarized mono transcript has agent/customer).
+            samples, label, channel = audio.mono(), ("unknown" if speaker == "any" else speaker), None
         else:
             if speaker not in ("agent", "customer"):
                 raise ConfigError(f"{audio.path}: speaker {speaker!r} on a stereo call (choose agent or customer)")

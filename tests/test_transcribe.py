@@ -210,8 +210,10 @@ def test_redecode_checks_its_arguments() -> None:
         tr.redecode(stereo, "agent-left", 2.0, 2.0, speaker="agent")
     with pytest.raises(AudioError):
         tr.redecode(audio_of(speechy(4, 0.2)), "agent-left", 1.0, 2.0, speaker="agent")
-    mono = tr.redecode(audio_of(speechy(4, 0.2)), "mono", 0.0, 1.0, speaker="agent")
-    assert all(s.speaker == "unknown" and s.channel is None for s in mono)
+    mono = tr.redecode(audio_of(speechy(4, 0.2)), "mono", 0.0, 1.0, speaker="unknown")
+    assert mono and all(s.speaker == "unknown" and s.channel is None for s in mono)
+    diarized = tr.redecode(audio_of(speechy(4, 0.2)), "mono", 0.0, 1.0, speaker="agent")
+    assert diarized and all(s.speaker == "agent" and s.words[0].speaker == "agent" for s in diarized)
 
 
 def word(text: str, start: float, end: float, speaker: str = "agent") -> Word:
