@@ -107,6 +107,7 @@ _COVERAGE_SLACK = 3  # region = wording length + this many tokens
 _KEY_SIMILARITY = 80  # two stems of 5+ letters count as the same word (an ASR slip) at this fuzz.ratio
 _CONTENT_GUARD = 0.5  # alignment windows with a smaller share of the content words are scaled down
 _CLAIM_OVERLAP = 0.5  # a window may share at most this share of its words with a better item's claim
+_CLAIM_WORD_BONUS = 0.02  # claim order: score plus this per wording word (breaks near-ties toward longer wordings)
 _TURN_GAP_S = 1.0  # a pause this long between segments starts a new turn
 
 # Semantic signal (cosine similarity of multilingual USE v3 embeddings) and how it is combined.
@@ -883,11 +884,17 @@ def match_call(
     for item in items:
         candidates[item.id] = _apply_context(item, speech_of(item.speaker), candidates[item.id], negators)
 
-    # Items claim words: (item, window) pairs are assigned greedily, best score first, so one
-    # stretch of speech does not satisfy two items.
+    # Items claim words: (item, window) pairs are assigned greedily so one stretch of speech does
+    # not satisfy two items, best score first. Near-ties go to the window that explains more
+    # script words (_CLAIM_WORD_BONUS per wording word, less the same per extra word in the
+    # window): a short wording that equals part of a longer one ("thank you for calling X" as a
+    # farewell inside the greeting "thank you for calling X, my name is Y") must not take the
+    # longer item's stretch only because its few words match perfectly, and a window padded
+    # with another item's words gains nothing.
     claimed: set[int] = set()
     chosen: dict[str, Match | None] = {i.id: None for i in items}
-    pairs = [(c.score, n, item, c) for n, item in enumerate(items) for c in candidates[item.id] if c.score >= floor]
+    pairs = [(c.score + _CLAIM_WORD_BONUS * _explained(c), n, item, c)
+             for n, item in enumerate(items) for c in candidates[item.id] if c.score >= floor]
     pairs.sort(key=lambda p: (-p[0], p[1], p[3].start))
     for _, _, item, cand in pairs:
         if chosen[item.id] is not None:
@@ -920,6 +927,12 @@ def match_call(
     out = [results[i.id] for i in items]
     out.extend(_judge_rule(rule, speech_of(rule.speaker), mono, options) for rule in script.prohibited)
     return out
+
+
+def _explained(match: Match) -> int:
+    """Script words a window accounts for: its words up to the wording's length, less any padding."""
+    window, wording = match.end - match.start, len(match.texts)
+    return min(window, wording) - max(0, window - wording)
 
 
 def _judge_item(item: Item, speech: Speech, match: Match | None, trigger: Match | None, customer: Speech,

@@ -27,7 +27,7 @@ LAYOUTS = {"agent-left", "agent-right", "mono"}
 RECORDING_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a"}
 REQUIRED_STATUSES = {"met", "partial", "missed", "not_applicable"}
 PROHIBITED_STATUSES = {"met", "violated"}
-MAX_FIXTURES_BYTES = 4_400_000
+MAX_FIXTURES_BYTES = 4_800_000
 
 
 def read_manifest(folder: Path) -> list[dict[str, str]]:
