@@ -276,16 +276,37 @@ def match_with_roles(transcript: Transcript, script: Script, call: CallInfo, opt
     from .match import match_call
     from .roles import assign_mono_roles, check_swapped
 
+    unseparated = None
     if transcript.channels == "mono":
+        unseparated = transcript
         transcript, note = assign_mono_roles(transcript, script, agent_name=call.agent_name)
     else:
         transcript, note = check_swapped(transcript, script, agent_name=call.agent_name)
         if note:
             log.warning("%s: %s", call.file, note)
     results = match_call(transcript, script, agent_name=call.agent_name, options=options)
+    if unseparated is not None and transcript.has_speakers:
+        results = _recover_misattributed(results, match_call(unseparated, script, agent_name=call.agent_name,
+                                                             options=options))
     if note:
         results = [replace(r, detail=f"{r.detail}; {note}" if r.detail else note) for r in results]
     return results
+
+
+def _recover_misattributed(separated: list, unseparated: list) -> list:
+    """Diarization errors must not turn a said line into a miss: an agent item missed or partial in
+    the agent's attributed speech but met in the whole mono call was most likely the agent's line
+    put on the wrong side. It keeps the met verdict, flagged low_confidence for a reviewer to
+    listen to. Prohibited rules keep the agent-only verdict (customers do say "calm down")."""
+    out = []
+    for sep, whole in zip(separated, unseparated):
+        if (sep.kind != "prohibited" and sep.status in ("missed", "partial") and whole.status == "met"
+                and whole.item_id == sep.item_id):
+            flags = tuple(dict.fromkeys((*whole.flags, "low_confidence")))
+            sep = replace(whole, flags=flags, detail=f"{whole.detail}; heard in speech the diarizer gave to the "
+                                                     "customer: probably the agent's line on the wrong side")
+        out.append(sep)
+    return out
 
 
 def start_run(drop_dir: str | Path, scripts_dir: str | Path, store: Store, options: RunOptions = RunOptions(),

@@ -270,3 +270,19 @@ def test_run_records_options_and_versions(setup):
     versions = row["versions"] if isinstance(row["versions"], dict) else json.loads(row["versions"])
     assert versions["matcher"] and versions["qa_analyser"]
     assert os.fspath(drop) in str(row["drop_dir"])
+
+
+def test_line_lost_to_a_diarization_error_is_recovered_with_a_flag():
+    from qa_analyser.datatypes import ItemResult
+    from qa_analyser.pipeline import _recover_misattributed
+
+    def res(item, status, kind="required", flags=()):
+        return ItemResult(item_id=item, section=None, kind=kind, status=status, confidence=0.9, flags=flags)
+
+    separated = [res("greeting", "missed"), res("notice", "met"), res("rude", "met", "prohibited")]
+    whole = [res("greeting", "met", flags=("late",)), res("notice", "met"), res("rude", "violated", "prohibited")]
+    out = _recover_misattributed(separated, whole)
+    assert out[0].status == "met" and out[0].flags == ("late", "low_confidence")
+    assert "diarizer" in out[0].detail
+    assert out[1] is separated[1]
+    assert out[2].status == "met"  # customer speech never makes an agent violation
