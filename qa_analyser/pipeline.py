@@ -297,11 +297,14 @@ def _recover_misattributed(separated: list, unseparated: list) -> list:
     """Diarization errors must not turn a said line into a miss: an agent item missed or partial in
     the agent's attributed speech but met in the whole mono call was most likely the agent's line
     put on the wrong side. It keeps the met verdict, flagged low_confidence for a reviewer to
-    listen to. Prohibited rules keep the agent-only verdict (customers do say "calm down")."""
+    listen to. The same holds for a prohibited phrase: a violation heard only in the customer's
+    attributed speech is kept as a violation, flagged low_confidence, since a missed violation
+    costs a compliance review more than one listened to and cleared."""
     out = []
     for sep, whole in zip(separated, unseparated):
-        if (sep.kind != "prohibited" and sep.status in ("missed", "partial") and whole.status == "met"
-                and whole.item_id == sep.item_id):
+        lost = (sep.status == "met" and whole.status == "violated") if sep.kind == "prohibited" else (
+            sep.status in ("missed", "partial") and whole.status == "met")
+        if lost and whole.item_id == sep.item_id:
             flags = tuple(dict.fromkeys((*whole.flags, "low_confidence")))
             sep = replace(whole, flags=flags, detail=f"{whole.detail}; heard in speech the diarizer gave to the "
                                                      "customer: probably the agent's line on the wrong side")
