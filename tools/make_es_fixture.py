@@ -31,7 +31,7 @@ CALLS_DIR = ROOT / "fixtures" / "calls_es"
 SCRIPTS_DIR = ROOT / "fixtures" / "scripts_es"
 
 AGENT_VOICE = ("es", 130)  # Spanish (Spain); base recognises it best of the espeak-ng es voices
-CUSTOMER_VOICE = ("es-419+m1", 145)  # Latin American Spanish, male
+CUSTOMER_VOICE = ("es-419+f4", 145)  # Latin American Spanish, female: a voice diarization tells apart
 
 SCRIPT = """\
 # Spanish customer-service script: the example of a non-English script (language: es).
