@@ -181,6 +181,11 @@ def run(
         help="Channel layout of stereo files the manifest does not describe.")] = Channels.agent_left,
     force: Annotated[bool, typer.Option(help="Re-match every call even if nothing changed "
                                              "(never transcribes again).")] = False,
+    bias_script: Annotated[bool, typer.Option(help="Bias recognition toward each call's script vocabulary "
+                                                   "(company names, distinctive words); slower.")] = False,
+    recheck_model: Annotated[Optional[str], typer.Option(
+        help="Before an item is declared missed or partial, re-decode its stretch with beam search and this "
+             "model (e.g. base); a re-decoding is kept only if it improves that verdict.")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Where assembled models are cached.")] = None,
     cpu_threads: Annotated[int, typer.Option(min=0, help="CPU threads for the model (0 = all cores).")] = 0,
     met_threshold: MetOpt = None,
@@ -195,11 +200,13 @@ def run(
     options = RunOptions(
         transcription=TranscriptionOptions(model=model, device=device.value, compute_type=compute_type,
                                            beam_size=beam_size, language=language,
-                                           speech_detection=speech_detection.value),
+                                           speech_detection=speech_detection.value,
+                                           recheck_model=recheck_model),
         match=_match_options(met_threshold, partial_threshold, verbatim_threshold, trigger_threshold,
                              prohibited_threshold),
         default_script=default_script, name_pattern=name_pattern, default_channels=default_channels.value,
         cache_dir=str(cache_dir) if cache_dir else None, cpu_threads=cpu_threads, force=force,
+        bias_script=bias_script,
     )
     try:
         store = _open_store(db, must_exist=False)

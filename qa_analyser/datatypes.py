@@ -6,6 +6,7 @@ appear only at the database edge (store.py) and in exports (report.py).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -62,12 +63,16 @@ class TranscriptionOptions:
     language: str | None = None
     speech_detection: str = "energy"  # energy | silero | none
     initial_prompt: str | None = None
+    hotwords: str | None = None  # script vocabulary the decoder is biased toward (--bias-script)
+    recheck_model: str | None = None  # model that re-decodes poor stretches before a miss (--recheck-model)
 
     def key(self) -> str:
         """A stable text key: transcripts are reused only when it matches."""
         return (
             f"v={TRANSCRIPTION_VERSION};model={self.model};beam={self.beam_size};lang={self.language};"
-            f"sd={self.speech_detection};prompt={self.initial_prompt or ''}"
+            f"sd={self.speech_detection};prompt={self.initial_prompt or ''};"
+            f"hw={hashlib.sha1(self.hotwords.encode()).hexdigest()[:12] if self.hotwords else ''};"
+            f"rc={self.recheck_model or ''}"
         )
 
 

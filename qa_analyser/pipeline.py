@@ -49,6 +49,7 @@ class RunOptions:
     cache_dir: str | None = None
     cpu_threads: int = 0
     force: bool = False  # re-match calls even when nothing changed (never re-transcribes)
+    bias_script: bool = False  # bias the decoder toward each call's script vocabulary (hotwords)
 
     def as_dict(self) -> dict:
         return {
@@ -59,6 +60,7 @@ class RunOptions:
             "default_channels": self.default_channels,
             "cpu_threads": self.cpu_threads,
             "force": self.force,
+            "bias_script": self.bias_script,
         }
 
 
@@ -159,7 +161,8 @@ class Run:
             from .transcribe import Transcriber
 
             self._transcriber = Transcriber(self.options.transcription, cache_dir=self.options.cache_dir,
-                                            cpu_threads=self.options.cpu_threads)
+                                            cpu_threads=self.options.cpu_threads,
+                                            recheck_model=self.options.transcription.recheck_model)
         return self._transcriber
 
     def __iter__(self) -> Iterator[CallOutcome]:
@@ -199,8 +202,19 @@ class Run:
             log.exception("%s: unexpected error", call.file)
             return self._fail(call.file, call.call_id, "internal", f"{call.file}: unexpected error: {e!r}", call.agent_id)
 
-    def _analyse(self, call: CallInfo, sha: str, size: int, script: Script) -> CallOutcome:
+    def call_options(self, script: Script) -> TranscriptionOptions:
+        """The transcription options of one call: the script's language (unless given), its vocabulary."""
         topts = self.options.transcription
+        if topts.language is None and script.language and script.language != "en":
+            topts = replace(topts, language=script.language)
+        if self.options.bias_script:
+            from .vocabulary import script_vocabulary
+
+            topts = replace(topts, hotwords=script_vocabulary(script) or None)
+        return topts
+
+    def _analyse(self, call: CallInfo, sha: str, size: int, script: Script) -> CallOutcome:
+        topts = self.call_options(script)
         options_key = topts.key()
         matcher_options = self.options.match.as_dict()
         state = self.store.call_state(call.call_id)
@@ -225,10 +239,13 @@ class Run:
             source_channels = 2 if transcript.channels != "mono" else 1
             status: OutcomeStatus = "reused" if state is None or state.recording_sha256 != sha else "rescored"
         else:
-            transcript, source_channels = self._transcribe(call)
+            audio, transcript = self._transcribe(call, topts)
+            source_channels = audio.source_channels
             transcript_id = None
             transcribed_s = transcript.duration_s
             status = "transcribed"
+            if topts.recheck_model:
+                transcript = self._recheck(audio, transcript, script, call, topts)
 
         results = self._match(transcript, script, call)
         score = score_call(results)
@@ -241,7 +258,7 @@ class Run:
         return CallOutcome(file=call.file, call_id=call.call_id, status=status, agent_id=call.agent_id, score=score,
                            audio_s=transcript.duration_s, transcribed_s=transcribed_s)
 
-    def _transcribe(self, call: CallInfo) -> tuple[Transcript, int]:
+    def _transcribe(self, call: CallInfo, topts: TranscriptionOptions):
         from .audio import decode_audio
 
         try:
@@ -253,7 +270,8 @@ class Run:
         if layout is None:
             layout = self.options.default_channels if audio.source_channels >= 2 else "mono"
         try:
-            transcript = self._transcriber_or_load().transcribe(audio, layout)
+            transcript = self._transcriber_or_load().transcribe(audio, layout, hotwords=topts.hotwords,
+                                                                language=topts.language)
         except QAError as e:
             e.stage = "transcribe"  # type: ignore[attr-defined]
             raise
@@ -263,8 +281,47 @@ class Run:
             # clusters are stored with the transcript; which one is the agent depends on the script
             # and is decided at match time (roles.assign_mono_roles)
             transcript = diarize.label_words(transcript, diarize.speaker_turns(audio))
-        return transcript, audio.source_channels
+        transcript = replace(transcript, options=topts)
+        return audio, transcript
 
+    def _recheck(self, audio, transcript: Transcript, script: Script, call: CallInfo,
+                 topts: TranscriptionOptions) -> Transcript:
+        """Before an item is declared missed or partial, re-decode where it should have been heard
+        (the partial evidence, or the speaker's stretches of low word probability) with beam search
+        and the re-check model; keep a re-decoded window only if that item's verdict improves and no
+        other verdict gets worse."""
+        from .transcribe import splice
+
+        transcriber = self._transcriber_or_load()
+        results = self._match(transcript, script, call)
+        rank = {"missed": 0, "partial": 1, "met": 2}
+        for res in results:
+            if res.kind == "prohibited" or res.status not in ("missed", "partial"):
+                continue
+            speaker = "unknown" if transcript.channels == "mono" else "agent"
+            windows = ([(res.start_s - 1.0, res.end_s + 1.0)] if res.status == "partial" and res.start_s is not None
+                       else _low_probability_stretches(transcript, speaker))
+            for start, end in windows:
+                start = max(0.0, start)
+                try:
+                    segments = transcriber.redecode(audio, transcript.channels, start, end, speaker=speaker,
+                                                    hotwords=topts.hotwords, language=topts.language)
+                except QAError as e:
+                    log.warning("%s: re-check of %.1f-%.1f s failed: %s", call.file, start, end, e)
+                    continue
+                if not segments:
+                    continue
+                candidate = splice(transcript, segments, start, end, speaker)
+                new = {r.item_id: r for r in self._match(candidate, script, call)}
+                old = {r.item_id: r for r in results}
+                better = rank.get(new[res.item_id].status, 0) > rank.get(res.status, 0)
+                worse = any(rank.get(new[i].status, 3) < rank.get(o.status, 3) or
+                            (o.kind == "prohibited" and new[i].status != o.status) for i, o in old.items())
+                if better and not worse:
+                    log.info("%s: re-check of %.1f-%.1f s improved %s", call.file, start, end, res.item_id)
+                    transcript, results = candidate, list(new.values())
+                    break
+        return transcript
     def _match(self, transcript: Transcript, script: Script, call: CallInfo):
         return match_with_roles(transcript, script, call, self.options.match)
 
@@ -310,6 +367,24 @@ def _recover_misattributed(separated: list, unseparated: list) -> list:
                                                      "customer: probably the agent's line on the wrong side")
         out.append(sep)
     return out
+
+
+def _low_probability_stretches(transcript: Transcript, speaker: str, *, threshold: float = 0.6,
+                               pad_s: float = 1.0, limit: int = 3) -> list[tuple[float, float]]:
+    """The speaker's longest runs of words the recogniser was unsure of (padded), longest first."""
+    runs: list[tuple[float, float]] = []
+    start = end = None
+    for w in transcript.words(None if speaker == "unknown" else speaker):  # type: ignore[arg-type]
+        if w.probability < threshold:
+            start = w.start if start is None else start
+            end = w.end
+        elif start is not None:
+            runs.append((start, end))
+            start = end = None
+    if start is not None:
+        runs.append((start, end))
+    runs.sort(key=lambda r: r[0] - r[1])
+    return [(a - pad_s, b + pad_s) for a, b in runs[:limit]]
 
 
 def start_run(drop_dir: str | Path, scripts_dir: str | Path, store: Store, options: RunOptions = RunOptions(),

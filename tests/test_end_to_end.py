@@ -144,3 +144,20 @@ def test_bad_inputs_are_reported_and_the_rest_is_processed(tmp_path):
         assert calls[call_id]["passed"] is False
     stored_failures = {f["file"] for f in store.failures()}
     assert {"empty.wav", "truncated.mp3", "not-audio.mp3", "bad-channels.mp3", "missing.wav"} <= stored_failures
+
+
+def test_recheck_with_a_larger_model_recovers_a_misheard_line(tmp_path):
+    # tiny.en hears the agent's name "Sarah" as "Aaron" (greeting partial); re-decoding that
+    # stretch with base and beam search hears it right, and the re-decoding is kept.
+    drop = tmp_path / "calls"
+    drop.mkdir()
+    (drop / "inbound-01.wav").write_bytes((CALLS / "inbound-01.wav").read_bytes())
+    lines = (CALLS / "manifest.csv").read_text().splitlines()
+    (drop / "manifest.csv").write_text("\n".join([lines[0]] + [ln for ln in lines if ln.startswith("inbound-01")]) + "\n")
+    db = tmp_path / "rc.db"
+    result = qa("run", drop, "--scripts", ROOT / "scripts_library", "--db", db, "--recheck-model", "base")
+    assert result.exit_code == 0, result.output
+    (call,) = json.loads(qa("export", "--db", db).stdout)
+    expected = json.loads((CALLS / "expected.json").read_text())[0]
+    got = {key(i): i["status"] for i in call["items"]}
+    assert got == {k: v["expected"] for k, v in expected["items"].items()}

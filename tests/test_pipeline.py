@@ -83,7 +83,8 @@ class FakeTranscriber:
         self.calls: list[str] = []
         self.crash_on = crash_on
 
-    def transcribe(self, audio, layout):
+    def transcribe(self, audio, layout, *, hotwords=None, language=None):
+        self.hotwords = hotwords
         stem = Path(audio.path).stem.split("-copy")[0]
         if self.crash_on and stem == self.crash_on:
             raise KeyboardInterrupt  # stands for a kill in the middle of a call
@@ -227,10 +228,10 @@ from qa_analyser.pipeline import run_drop_folder
 from qa_analyser.store import Store
 
 class Killer(FakeTranscriber):
-    def transcribe(self, audio, layout):
+    def transcribe(self, audio, layout, **kw):
         if audio.path.endswith("good.wav"):
             os.kill(os.getpid(), signal.SIGKILL)
-        return super().transcribe(audio, layout)
+        return super().transcribe(audio, layout, **kw)
 
 store = Store.open({db!r})
 with store.lock():
@@ -287,3 +288,23 @@ def test_line_lost_to_a_diarization_error_is_recovered_with_a_flag():
     assert out[1] is separated[1]
     # a violation heard only in the customer's attributed speech stays a violation, to be listened to
     assert out[2].status == "violated" and out[2].flags == ("low_confidence",)
+
+
+def test_bias_script_passes_the_script_vocabulary_and_keys_the_transcript(setup):
+    drop, scripts, db = setup
+    run_drop_folder(drop, scripts, Store.open(db), transcriber=FakeTranscriber())
+    fake = FakeTranscriber()
+    summary = run_drop_folder(drop, scripts, Store.open(db), RunOptions(bias_script=True), transcriber=fake)
+    assert "Acme Power" in fake.hotwords
+    # biased transcripts are different transcripts: both calls are transcribed again
+    assert summary.counts == {"transcribed": 2}
+
+
+def test_low_probability_stretches_are_found_longest_first():
+    from qa_analyser.pipeline import _low_probability_stretches
+
+    words = [Word("a", 0, 1, 0.9, "agent"), Word("b", 1, 2, 0.2, "agent"), Word("c", 2, 3, 0.9, "agent"),
+             Word("d", 3, 4, 0.3, "agent"), Word("e", 4, 5, 0.1, "agent"), Word("f", 5, 6, 0.1, "customer")]
+    t = Transcript(segments=(Segment("x", 0, 6, "agent", tuple(words)),), duration_s=6, channels="agent-left",
+                   options=TranscriptionOptions())
+    assert _low_probability_stretches(t, "agent", pad_s=0.5) == [(2.5, 5.5), (0.5, 2.5)]
