@@ -221,11 +221,11 @@ class Run:
         if (state is not None and not self.options.force and state.recording_sha256 == sha
                 and state.script_hash == script.content_hash and state.matcher_version == self.matcher_version
                 and state.options_key == options_key
-                and getattr(state, "matcher_options", matcher_options) == matcher_options
+                and state.matcher_options == matcher_options
                 and state.file == call.file):
             self.store.clear_failures(call.file)
             return CallOutcome(file=call.file, call_id=call.call_id, status="unchanged", agent_id=call.agent_id,
-                               score=getattr(state, "score", None), audio_s=getattr(state, "duration_s", 0.0) or 0.0)
+                               score=state.score, audio_s=state.duration_s or 0.0)
 
         found = None
         layouts = [call.channels] if call.channels else [self.options.default_channels, "mono"]
@@ -249,12 +249,11 @@ class Run:
 
         results = self._match(transcript, script, call)
         score = score_call(results)
-        self.store.save_call(
+        self.store.save_call(  # also marks earlier failures of this file as resolved
             run_id=self.run_id, call=replace(call, channels=transcript.channels), recording_sha256=sha, size=size,
             source_channels=source_channels, transcript=transcript, transcript_id=transcript_id, script=script,
             results=results, score=score, matcher_version=self.matcher_version, matcher_options=matcher_options,
         )
-        self.store.clear_failures(call.file)
         return CallOutcome(file=call.file, call_id=call.call_id, status=status, agent_id=call.agent_id, score=score,
                            audio_s=transcript.duration_s, transcribed_s=transcribed_s)
 
