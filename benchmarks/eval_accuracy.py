@@ -34,6 +34,8 @@ def main() -> int:
     ap.add_argument("--db", default=None)
     ap.add_argument("--model", default="tiny.en")
     ap.add_argument("--rescore", action="store_true", help="re-match stored transcripts first")
+    ap.add_argument("--run-option", action="append", default=[],
+                    help="extra `qa run` option, e.g. --run-option=--recheck-model=base (repeatable)")
     ap.add_argument("--scorer", default=str(ROOT.parent / "shared/eval/score_eval.py"))
     args = ap.parse_args()
     set_dir = Path(args.set_dir).resolve()
@@ -42,7 +44,8 @@ def main() -> int:
     if args.rescore and db.exists():
         r = qa("rescore", "--db", str(db), "--scripts", str(set_dir / "scripts"))
         print(r.stdout.splitlines()[-1] if r.stdout else r.stderr, file=sys.stderr)
-    r = qa("run", str(set_dir / "calls"), "--scripts", str(set_dir / "scripts"), "--db", str(db), "--model", args.model)
+    r = qa("run", str(set_dir / "calls"), "--scripts", str(set_dir / "scripts"), "--db", str(db), "--model", args.model,
+           *args.run_option)
     if r.returncode not in (0, 1):
         print(r.stdout, r.stderr, file=sys.stderr)
         return 2
