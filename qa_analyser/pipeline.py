@@ -355,15 +355,20 @@ def _recover_misattributed(separated: list, unseparated: list) -> list:
     put on the wrong side. It keeps the met verdict, flagged low_confidence for a reviewer to
     listen to. The same holds for a prohibited phrase: a violation heard only in the customer's
     attributed speech is kept as a violation, flagged low_confidence, since a missed violation
-    costs a compliance review more than one listened to and cleared."""
+    costs a compliance review more than one listened to and cleared. Likewise a conditional item
+    whose trigger was only heard in the agent's attributed speech is judged, not set aside."""
     out = []
     for sep, whole in zip(separated, unseparated):
-        lost = (sep.status == "met" and whole.status == "violated") if sep.kind == "prohibited" else (
-            sep.status in ("missed", "partial") and whole.status == "met")
+        if sep.kind == "prohibited":
+            lost = sep.status == "met" and whole.status == "violated"
+        elif sep.status == "not_applicable":
+            lost = whole.status != "not_applicable"
+        else:
+            lost = sep.status in ("missed", "partial") and whole.status == "met"
         if lost and whole.item_id == sep.item_id:
             flags = tuple(dict.fromkeys((*whole.flags, "low_confidence")))
-            sep = replace(whole, flags=flags, detail=f"{whole.detail}; heard in speech the diarizer gave to the "
-                                                     "customer: probably the agent's line on the wrong side")
+            sep = replace(whole, flags=flags, detail=f"{whole.detail}; rests on speech the diarizer may have put "
+                                                     "on the wrong side")
         out.append(sep)
     return out
 

@@ -280,14 +280,18 @@ def test_line_lost_to_a_diarization_error_is_recovered_with_a_flag():
     def res(item, status, kind="required", flags=()):
         return ItemResult(item_id=item, section=None, kind=kind, status=status, confidence=0.9, flags=flags)
 
-    separated = [res("greeting", "missed"), res("notice", "met"), res("rude", "met", "prohibited")]
-    whole = [res("greeting", "met", flags=("late",)), res("notice", "met"), res("rude", "violated", "prohibited")]
+    separated = [res("greeting", "missed"), res("notice", "met"), res("rude", "met", "prohibited"),
+                 res("offer", "not_applicable", "conditional")]
+    whole = [res("greeting", "met", flags=("late",)), res("notice", "met"), res("rude", "violated", "prohibited"),
+             res("offer", "missed", "conditional")]
     out = _recover_misattributed(separated, whole)
     assert out[0].status == "met" and out[0].flags == ("late", "low_confidence")
     assert "diarizer" in out[0].detail
     assert out[1] is separated[1]
     # a violation heard only in the customer's attributed speech stays a violation, to be listened to
     assert out[2].status == "violated" and out[2].flags == ("low_confidence",)
+    # a trigger the diarizer gave to the agent still makes the conditional item apply
+    assert out[3].status == "missed" and out[3].flags == ("low_confidence",)
 
 
 def test_bias_script_passes_the_script_vocabulary_and_keys_the_transcript(setup):
