@@ -234,6 +234,7 @@ class Run:
             if found:
                 break
         transcribed_s = 0.0
+        results = None
         if found:
             transcript_id, transcript = found
             source_channels = 2 if transcript.channels != "mono" else 1
@@ -244,10 +245,10 @@ class Run:
             transcript_id = None
             transcribed_s = transcript.duration_s
             status = "transcribed"
-            if topts.recheck_model:
-                transcript = self._recheck(audio, transcript, script, call, topts)
-
-        results = self._match(transcript, script, call)
+            if topts.recheck_model:  # re-checking matches as it goes: its last verdicts are final
+                transcript, results = self._recheck(audio, transcript, script, call, topts)
+        if results is None:
+            results = self._match(transcript, script, call)
         score = score_call(results)
         self.store.save_call(  # also marks earlier failures of this file as resolved
             run_id=self.run_id, call=replace(call, channels=transcript.channels), recording_sha256=sha, size=size,
@@ -284,7 +285,7 @@ class Run:
         return audio, transcript
 
     def _recheck(self, audio, transcript: Transcript, script: Script, call: CallInfo,
-                 topts: TranscriptionOptions) -> Transcript:
+                 topts: TranscriptionOptions) -> tuple[Transcript, list]:
         """Before an item is declared missed or partial, re-decode where it should have been heard
         (the partial evidence, or the speaker's stretches of low word probability) with beam search
         and the re-check model; keep a re-decoded window only if that item's verdict improves and no
@@ -320,7 +321,7 @@ class Run:
                     log.info("%s: re-check of %.1f-%.1f s improved %s", call.file, start, end, res.item_id)
                     transcript, results = candidate, list(new.values())
                     break
-        return transcript
+        return transcript, results
     def _match(self, transcript: Transcript, script: Script, call: CallInfo):
         return match_with_roles(transcript, script, call, self.options.match)
 

@@ -316,15 +316,7 @@ class _Parser:
             else:
                 kwargs["alternatives"] = self.texts(value_node, f"alternatives of {where}")
                 self.check_all_placeholders(value_node, kwargs["alternatives"], defined, f"alternatives of {where}")
-        if "speaker" in fields:
-            kwargs["speaker"] = self.speaker(fields["speaker"][1], f"speaker of {where}")
-        if "weight" in fields:
-            weight = self.number(fields["weight"][1], f"weight of {where}")
-            if weight < 0:
-                raise self.fail(fields["weight"][1], f"weight of {where} must be 0 or more, not {weight:g}")
-            kwargs["weight"] = weight
-        if "critical" in fields:
-            kwargs["critical"] = self.flag(fields["critical"][1], f"critical of {where}")
+        kwargs.update(self.scoring_fields(fields, where))
         if "verbatim" in fields:
             kwargs["verbatim"] = self.flag(fields["verbatim"][1], f"verbatim of {where}")
         if "within_seconds" in fields:
@@ -357,18 +349,24 @@ class _Parser:
         phrases = self.texts(phrases_node, f"phrases of {where}")
         self.check_all_placeholders(phrases_node, phrases, defined, f"phrases of {where}")
         kwargs: dict[str, Any] = {}
+        kwargs.update(self.scoring_fields(fields, where))
+        return ProhibitedRule(id=rule_id, phrases=phrases, line=node.start_mark.line + 1, **kwargs)
+
+    # ----------------------------------------------------------------- cross checks
+
+    def scoring_fields(self, fields: dict[str, tuple[Node, Node]], where: str) -> dict[str, Any]:
+        """speaker, weight and critical: the keys items and prohibited rules share."""
+        out: dict[str, Any] = {}
         if "speaker" in fields:
-            kwargs["speaker"] = self.speaker(fields["speaker"][1], f"speaker of {where}")
+            out["speaker"] = self.speaker(fields["speaker"][1], f"speaker of {where}")
         if "weight" in fields:
             weight = self.number(fields["weight"][1], f"weight of {where}")
             if weight < 0:
                 raise self.fail(fields["weight"][1], f"weight of {where} must be 0 or more, not {weight:g}")
-            kwargs["weight"] = weight
+            out["weight"] = weight
         if "critical" in fields:
-            kwargs["critical"] = self.flag(fields["critical"][1], f"critical of {where}")
-        return ProhibitedRule(id=rule_id, phrases=phrases, line=node.start_mark.line + 1, **kwargs)
-
-    # ----------------------------------------------------------------- cross checks
+            out["critical"] = self.flag(fields["critical"][1], f"critical of {where}")
+        return out
 
     def check_placeholders(self, node: Node, text: str, defined: set[str], what: str) -> None:
         for name in _PLACEHOLDER_RE.findall(text):
