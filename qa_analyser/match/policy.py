@@ -1,0 +1,75 @@
+"""The verdict policy around matching: who is the agent, and what a diarization error must not cost.
+
+Mono clusters are named agent/customer by which side speaks the script, and a stereo call whose
+customer channel speaks the script is treated as swapped (roles.py); the note goes into every
+verdict's detail, so a reviewer sees what the verdicts rest on. On a diarized mono call the whole
+call is matched too, and `recover_misattributed` keeps what the separation may have lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from ..datatypes import CallInfo, ItemResult, MatchOptions, Script, Transcript
+
+__all__ = ["match_with_roles", "recover_misattributed", "resolve_roles"]
+
+log = logging.getLogger("qa_analyser")
+
+
+def resolve_roles(transcript: Transcript, script: Script, agent_name: str | None,
+                  file: str = "") -> tuple[Transcript, Transcript | None, str | None]:
+    """(transcript with agent/customer named, the unseparated mono transcript or None, note)."""
+    from ..roles import assign_mono_roles, check_swapped
+
+    if transcript.channels == "mono":
+        named, note = assign_mono_roles(transcript, script, agent_name=agent_name)
+        return named, transcript if named.has_speakers else None, note
+    named, note = check_swapped(transcript, script, agent_name=agent_name)
+    if note:
+        log.warning("%s: %s", file, note)
+    return named, None, note
+
+
+def with_note(results: list[ItemResult], note: str | None) -> list[ItemResult]:
+    if not note:
+        return results
+    return [replace(r, detail=f"{r.detail}; {note}" if r.detail else note) for r in results]
+
+
+def match_with_roles(transcript: Transcript, script: Script, call: CallInfo, options: MatchOptions,
+                     **strategies) -> list[ItemResult]:
+    """Name the sides, match, and on a diarized mono call recover separation errors."""
+    from . import match_call
+
+    named, unseparated, note = resolve_roles(transcript, script, call.agent_name, call.file)
+    results = match_call(named, script, agent_name=call.agent_name, options=options, **strategies)
+    if unseparated is not None:
+        whole = match_call(unseparated, script, agent_name=call.agent_name, options=options, **strategies)
+        results = recover_misattributed(results, whole)
+    return with_note(results, note)
+
+
+def recover_misattributed(separated: list[ItemResult], unseparated: list[ItemResult]) -> list[ItemResult]:
+    """Diarization errors must not turn a said line into a miss: an agent item missed or partial in
+    the agent's attributed speech but met in the whole mono call was most likely the agent's line
+    put on the wrong side. It keeps the met verdict, flagged low_confidence for a reviewer to
+    listen to. The same holds for a prohibited phrase: a violation heard only in the customer's
+    attributed speech is kept as a violation, flagged low_confidence, since a missed violation
+    costs a compliance review more than one listened to and cleared. (A conditional item is not
+    recovered: in the whole call the agent's own line about the condition sounds like its trigger.)"""
+    out = []
+    for sep, whole in zip(separated, unseparated):
+        if sep.kind == "prohibited":
+            lost = sep.status == "met" and whole.status == "violated"
+        elif sep.status == "not_applicable":
+            lost = False
+        else:
+            lost = sep.status in ("missed", "partial") and whole.status == "met"
+        if lost and whole.item_id == sep.item_id:
+            flags = tuple(dict.fromkeys((*whole.flags, "low_confidence")))
+            sep = replace(whole, flags=flags, detail=f"{whole.detail}; rests on speech the diarizer may have put "
+                                                     "on the wrong side")
+        out.append(sep)
+    return out
