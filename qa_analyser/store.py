@@ -34,7 +34,7 @@ from .datatypes import (
     TranscriptionOptions,
     Word,
 )
-from .errors import LockedError, StoreError
+from .errors import LockedError, ReportError, StoreError
 
 __all__ = ["MIGRATIONS", "CallState", "Store"]
 
@@ -209,6 +209,89 @@ def _m003_item_results_wording(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE item_results ADD COLUMN wording TEXT")
 
 
+@MIGRATIONS(name="m004_score_history")
+def _m004_score_history(db: sqlite_utils.Database) -> None:
+    # Every scoring of a call is kept: a new row per (re)scoring, the latest marked current = 1.
+    # Item results belong to one score row (score_id), so earlier verdicts stay readable.
+    db.execute("ALTER TABLE scores RENAME TO scores_m003")
+    db.execute("ALTER TABLE item_results RENAME TO item_results_m003")
+    for index in ("idx_scores_script_id", "idx_item_results_item"):
+        db.execute(f"DROP INDEX IF EXISTS {index}")
+    db.execute(
+        """CREATE TABLE scores (
+            id INTEGER PRIMARY KEY,
+            call_id TEXT NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+            current INTEGER NOT NULL DEFAULT 1,
+            script_id TEXT NOT NULL,
+            script_version TEXT NOT NULL,
+            script_hash TEXT NOT NULL REFERENCES scripts(content_hash),
+            score REAL NOT NULL,
+            passed INTEGER NOT NULL,
+            earned REAL NOT NULL,
+            possible REAL NOT NULL,
+            critical_failures TEXT NOT NULL DEFAULT '[]',
+            model_id TEXT NOT NULL DEFAULT '',
+            matcher_version TEXT NOT NULL,
+            matcher_options TEXT NOT NULL DEFAULT '{}',
+            transcription_options TEXT NOT NULL DEFAULT '{}',
+            run_id INTEGER,
+            scored_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        "INSERT INTO scores (call_id, current, script_id, script_version, script_hash, score, passed, earned,"
+        " possible, critical_failures, model_id, matcher_version, matcher_options, transcription_options, run_id,"
+        " scored_at) SELECT call_id, 1, script_id, script_version, script_hash, score, passed, earned, possible,"
+        " critical_failures, model_id, matcher_version, matcher_options, transcription_options, run_id, scored_at"
+        " FROM scores_m003"
+    )
+    db.execute("CREATE UNIQUE INDEX idx_scores_current ON scores (call_id) WHERE current = 1")
+    db.execute("CREATE INDEX idx_scores_call_id ON scores (call_id, id)")
+    db.execute("CREATE INDEX idx_scores_script_id ON scores (script_id)")
+    db.execute(
+        """CREATE TABLE item_results (
+            score_id INTEGER NOT NULL REFERENCES scores(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            call_id TEXT NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+            item_id TEXT NOT NULL,
+            section TEXT,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            flags TEXT NOT NULL DEFAULT '[]',
+            confidence REAL NOT NULL,
+            start_s REAL,
+            end_s REAL,
+            evidence TEXT NOT NULL DEFAULT '',
+            speaker TEXT,
+            detail TEXT NOT NULL DEFAULT '',
+            weight REAL NOT NULL DEFAULT 1,
+            critical INTEGER NOT NULL DEFAULT 0,
+            wording TEXT,
+            PRIMARY KEY (score_id, position)
+        )"""
+    )
+    db.execute(
+        "INSERT INTO item_results (score_id, position, call_id, item_id, section, kind, status, flags, confidence,"
+        " start_s, end_s, evidence, speaker, detail, weight, critical, wording)"
+        " SELECT s.id, r.position, r.call_id, r.item_id, r.section, r.kind, r.status, r.flags, r.confidence,"
+        " r.start_s, r.end_s, r.evidence, r.speaker, r.detail, r.weight, r.critical, r.wording"
+        " FROM item_results_m003 r JOIN scores s ON s.call_id = r.call_id"
+    )
+    db.execute("CREATE INDEX idx_item_results_item ON item_results (item_id, status)")
+    db.execute("CREATE INDEX idx_item_results_call_id ON item_results (call_id)")
+    db.execute("DROP TABLE item_results_m003")
+    db.execute("DROP TABLE scores_m003")
+
+
+@MIGRATIONS(name="m005_failure_ledger")
+def _m005_failure_ledger(db: sqlite_utils.Database) -> None:
+    # fingerprint: sha256 of the failing file when it could be read, so "the same file failing the
+    # same way" can be told from a new failure; last_run_id: the latest run that saw it fail.
+    db.execute("ALTER TABLE failures ADD COLUMN fingerprint TEXT")
+    db.execute("ALTER TABLE failures ADD COLUMN last_run_id INTEGER")
+    db.execute("UPDATE failures SET last_run_id = run_id")
+
+
 # --------------------------------------------------------------------------- the store
 
 
@@ -261,6 +344,15 @@ class Store:
                 raise StoreError(f"cannot read database {path}: {e.strerror or e}") from e
             if header != _SQLITE_HEADER:
                 raise StoreError(f"{path} is not a SQLite database (is --db pointing at the right file?)")
+        if not path.exists():
+            # Owner-only: calls hold personal data. SQLite gives the -wal and -shm files the mode of
+            # the database file, so creating this one 0600 covers them too.
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass
+            except OSError as e:
+                raise StoreError(f"cannot create database {path}: {e.strerror or e}") from e
         try:
             db = sqlite_utils.Database(path)
         except sqlite3.Error as e:
@@ -350,7 +442,7 @@ class Store:
             return
         lock_path = Path(f"{self.path}.lock")
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
             raise StoreError(f"cannot create lock file {lock_path}: {e.strerror or e}") from e
         try:
@@ -402,26 +494,42 @@ class Store:
                 [_now(), _json(counts), status, run_id],
             )
 
-    def runs(self) -> list[dict]:
-        """Every run, oldest first; JSON columns decoded."""
-        return [
-            _decode(row, ("options", "versions", "counts"))
-            for row in self.db.query("SELECT * FROM runs ORDER BY id")
-        ]
+    def runs(self, *, limit: int | None = None) -> list[dict]:
+        """Every run (or the latest `limit`), oldest first; JSON columns decoded."""
+        sql = "SELECT * FROM runs ORDER BY id"
+        if limit is not None:
+            sql = f"SELECT * FROM ({sql} DESC LIMIT {int(limit)}) ORDER BY id"
+        return [_decode(row, ("options", "versions", "counts")) for row in self.db.query(sql)]
 
-    def save_failure(self, *, run_id: int | None, file: str, call_id: str | None, stage: str, reason: str) -> None:
-        """Record that `file` failed at `stage`; an older open failure of the same file is superseded."""
+    def save_failure(self, *, run_id: int | None, file: str, call_id: str | None, stage: str, reason: str,
+                     fingerprint: str | None = None) -> bool:
+        """Record that `file` failed at `stage`; True when this is a new failure.
+
+        The same file (same `fingerprint`, the sha256 of its bytes when it could be read) failing the
+        same way as its open or acknowledged failure is not new: that failure is marked as seen by
+        this run. Anything else supersedes the file's older failures.
+        """
         now = _now()
         with self._transaction(f"record the failure of {file}"):
+            known = self.db.execute(
+                "SELECT id, stage, reason, fingerprint FROM failures WHERE file = ?"
+                " AND (resolved_at IS NULL OR resolution = 'acknowledged') ORDER BY id DESC LIMIT 1",
+                [file],
+            ).fetchone()
+            if known is not None and tuple(known[1:]) == (stage, reason, fingerprint):
+                self.db.execute("UPDATE failures SET last_run_id = ? WHERE id = ?", [run_id, known[0]])
+                return False
             self.db.execute(
                 "UPDATE failures SET resolved_at = ?, resolution = 'superseded'"
-                " WHERE file = ? AND resolved_at IS NULL",
+                " WHERE file = ? AND (resolved_at IS NULL OR resolution = 'acknowledged')",
                 [now, file],
             )
             self.db.execute(
-                "INSERT INTO failures (run_id, file, call_id, stage, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [run_id, file, call_id, stage, reason, now],
+                "INSERT INTO failures (run_id, last_run_id, file, call_id, stage, reason, fingerprint, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, run_id, file, call_id, stage, reason, fingerprint, now],
             )
+            return True
 
     def clear_failures(self, file: str) -> None:
         """`file` succeeded: its open failures are marked resolved (kept as history, not listed)."""
@@ -430,19 +538,45 @@ class Store:
 
     def _resolve_failures(self, file: str) -> None:
         self.db.execute(
-            "UPDATE failures SET resolved_at = ?, resolution = 'succeeded' WHERE file = ? AND resolved_at IS NULL",
+            "UPDATE failures SET resolved_at = ?, resolution = 'succeeded'"
+            " WHERE file = ? AND (resolved_at IS NULL OR resolution = 'acknowledged')",
             [_now(), file],
         )
 
     def failures(self, *, run_id: int | None = None, include_resolved: bool = False) -> list[dict]:
-        """Failures of one run (all of them), or else the files failing now (one open failure each)."""
+        """The open failures (one per failing file), or every failure a run saw, or all of them."""
         if run_id is not None:
-            rows = self.db.query("SELECT * FROM failures WHERE run_id = ? ORDER BY id", [run_id])
+            rows = self.db.query("SELECT * FROM failures WHERE run_id = ? OR last_run_id = ? ORDER BY id",
+                                 [run_id, run_id])
         elif include_resolved:
             rows = self.db.query("SELECT * FROM failures ORDER BY id")
         else:
             rows = self.db.query("SELECT * FROM failures WHERE resolved_at IS NULL ORDER BY file, id")
         return list(rows)
+
+    def close_failures(self, ids: list[int] | None, *, resolution: str) -> list[dict]:
+        """Close open failures (`ids`, or all when None) as "acknowledged" or "retry"; returns them.
+
+        Acknowledged: not listed, and the same file failing the same way stays quiet. Retry: the
+        failure is forgotten, so the next run reports that file afresh if it fails again.
+        """
+        if resolution not in ("acknowledged", "retry"):
+            raise ValueError(resolution)
+        with self._transaction(f"mark failures {resolution}"):
+            open_rows = {r["id"]: r for r in self.db.query("SELECT * FROM failures WHERE resolved_at IS NULL")}
+            if ids is None:
+                chosen = sorted(open_rows)
+            else:
+                unknown = [i for i in ids if i not in open_rows]
+                if unknown:
+                    raise ReportError(f"{self.name}: no open failure with id {', '.join(map(str, unknown))} "
+                                      "(`qa failures` lists the open ones)")
+                chosen = list(dict.fromkeys(ids))
+            now = _now()
+            for failure_id in chosen:
+                self.db.execute("UPDATE failures SET resolved_at = ?, resolution = ? WHERE id = ?",
+                                [now, resolution, failure_id])
+        return [open_rows[i] for i in chosen]
 
     # ----------------------------------------------------------------- scripts and transcripts
 
@@ -603,7 +737,7 @@ class Store:
                 " c.duration_s, s.script_hash, s.script_id, s.matcher_version, s.matcher_options, s.score, s.passed,"
                 " s.earned, s.possible, s.critical_failures"
                 " FROM calls c JOIN transcripts t ON t.id = c.transcript_id"
-                " LEFT JOIN scores s ON s.call_id = c.call_id WHERE c.call_id = ?",
+                " LEFT JOIN scores s ON s.call_id = c.call_id AND s.current = 1 WHERE c.call_id = ?",
                 [call_id],
             )
         )
@@ -756,10 +890,11 @@ class Store:
         if transcript is not None:
             model_id = transcript.model_id
             transcription_options = _json(dataclasses.asdict(transcript.options))
-        self.db.execute(
-            "INSERT OR REPLACE INTO scores (call_id, script_id, script_version, script_hash, score, passed,"
+        self.db.execute("UPDATE scores SET current = 0 WHERE call_id = ? AND current = 1", [call_id])
+        cursor = self.db.execute(
+            "INSERT INTO scores (call_id, current, script_id, script_version, script_hash, score, passed,"
             " earned, possible, critical_failures, model_id, matcher_version, matcher_options,"
-            " transcription_options, run_id, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " transcription_options, run_id, scored_at) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 call_id,
                 script.id,
@@ -778,15 +913,16 @@ class Store:
                 _now(),
             ],
         )
-        self.db.execute("DELETE FROM item_results WHERE call_id = ?", [call_id])
+        score_id = int(cursor.lastrowid)
         self.db.conn.executemany(
-            "INSERT INTO item_results (call_id, position, item_id, section, kind, status, flags, confidence,"
-            " start_s, end_s, evidence, speaker, detail, weight, critical, wording)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO item_results (score_id, position, call_id, item_id, section, kind, status, flags,"
+            " confidence, start_s, end_s, evidence, speaker, detail, weight, critical, wording)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
-                    call_id,
+                    score_id,
                     position,
+                    call_id,
                     r.item_id,
                     r.section,
                     r.kind,
@@ -806,18 +942,24 @@ class Store:
             ],
         )
 
-    def calls_for_rescore(self) -> Iterator[tuple[CallInfo, Transcript, int]]:
-        """Every stored call (by call_id) with its transcript, read one at a time.
+    def count_calls(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+    def calls_for_rescore(self) -> Iterator[tuple[CallInfo, Transcript, str | None]]:
+        """Every stored call (by call_id) with its transcript and the id of the script its current
+        score was made with (None: never scored), read one at a time.
 
         The ids are read first, so saving rescores while iterating is safe.
         """
         call_ids = [row[0] for row in self.db.execute("SELECT call_id FROM calls ORDER BY call_id")]
         for call_id in call_ids:
-            rows = list(self.db.query("SELECT * FROM calls WHERE call_id = ?", [call_id]))
+            rows = list(self.db.query(
+                "SELECT c.*, s.script_id AS used_script_id FROM calls c"
+                " LEFT JOIN scores s ON s.call_id = c.call_id AND s.current = 1 WHERE c.call_id = ?", [call_id]))
             if not rows:  # deleted meanwhile
                 continue
             row = rows[0]
-            yield _call_info(row), self.load_transcript(row["transcript_id"]), row["transcript_id"]
+            yield _call_info(row), self.load_transcript(row["transcript_id"]), row["used_script_id"]
 
     def call_info(self, call_id: str) -> CallInfo | None:
         rows = list(self.db.query("SELECT * FROM calls WHERE call_id = ?", [call_id]))
@@ -840,7 +982,7 @@ class Store:
                 "SELECT c.*, s.script_id AS used_script_id, s.script_version, s.script_hash, s.score, s.passed,"
                 " s.earned, s.possible, s.critical_failures, s.model_id, s.matcher_version, s.matcher_options,"
                 " s.transcription_options, s.run_id AS score_run_id, s.scored_at"
-                " FROM calls c JOIN scores s ON s.call_id = c.call_id"
+                " FROM calls c JOIN scores s ON s.call_id = c.call_id AND s.current = 1"
                 f" WHERE {where} ORDER BY c.started_at IS NULL, c.started_at, c.call_id",
                 params,
             )
@@ -848,7 +990,7 @@ class Store:
         items: dict[str, list[dict]] = {}
         for r in self.db.query(
             "SELECT r.* FROM item_results r JOIN calls c ON c.call_id = r.call_id"
-            " JOIN scores s ON s.call_id = r.call_id"
+            " JOIN scores s ON s.id = r.score_id AND s.current = 1"
             f" WHERE {where} ORDER BY r.call_id, r.position",
             params,
         ):
@@ -906,6 +1048,25 @@ class Store:
         row = self.db.execute("SELECT transcript_id FROM calls WHERE call_id = ?", [call_id]).fetchone()
         return None if row is None else self.load_transcript(int(row[0]))
 
+    def score_history(self, call_id: str) -> list[dict]:
+        """Every scoring of a call, newest first: score row keys plus `current` and `items`
+        ({item_id, kind, status, confidence} in script order)."""
+        scores = list(self.db.query(
+            "SELECT id, current, script_id, script_version, script_hash, score, passed, earned, possible,"
+            " critical_failures, model_id, matcher_version, run_id, scored_at FROM scores"
+            " WHERE call_id = ? ORDER BY id DESC", [call_id]))
+        items: dict[int, list[dict]] = {}
+        for r in self.db.query(
+            "SELECT score_id, item_id, kind, status, confidence FROM item_results WHERE call_id = ?"
+            " ORDER BY score_id, position", [call_id]):
+            items.setdefault(r.pop("score_id"), []).append(r)
+        for row in scores:
+            row["current"] = bool(row["current"])
+            row["passed"] = bool(row["passed"])
+            row["critical_failures"] = json.loads(row["critical_failures"])
+            row["items"] = items.get(row["id"], [])
+        return scores
+
     def agent_exists(self, agent_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM calls WHERE agent_id = ? LIMIT 1", [agent_id]).fetchone() is not None
 
@@ -934,7 +1095,8 @@ class Store:
             " SUM(EXISTS (SELECT 1 FROM json_each(r.flags) WHERE value = 'late')) AS late,"
             " SUM(EXISTS (SELECT 1 FROM json_each(r.flags) WHERE value = 'out_of_order')) AS out_of_order,"
             " MIN(r.position) AS first_position"
-            " FROM item_results r JOIN calls c ON c.call_id = r.call_id JOIN scores s ON s.call_id = r.call_id"
+            " FROM item_results r JOIN calls c ON c.call_id = r.call_id"
+            " JOIN scores s ON s.id = r.score_id AND s.current = 1"
             f" WHERE {where} GROUP BY s.script_id, r.item_id, r.kind"
             " ORDER BY s.script_id, first_position, r.item_id",
             params,
@@ -956,6 +1118,7 @@ class Store:
         rows = self.db.query(
             "SELECT c.call_id, c.file, c.started_at, r.status, r.flags, r.confidence, r.start_s, r.end_s,"
             " r.evidence, r.detail, r.wording FROM item_results r JOIN calls c ON c.call_id = r.call_id"
+            " JOIN scores s ON s.id = r.score_id AND s.current = 1"
             f" WHERE c.agent_id = ? AND r.item_id = ? AND r.status IN ({marks})"
             " ORDER BY c.started_at IS NULL, c.started_at DESC, c.call_id LIMIT ?",
             [agent_id, item_id, *statuses, limit],
