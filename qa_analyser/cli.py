@@ -46,6 +46,9 @@ class _QAGroup(TyperGroup):
         except QAError as e:
             typer.echo(f"Error: {e}", err=True)
             raise typer.Exit(code=EXIT_CONFIG) from None
+        except KeyboardInterrupt as e:  # before or after a run's loop (inside it, `_drive` reports)
+            typer.echo("Interrupted.", err=True)
+            raise typer.Exit(code=EXIT_TERMINATED if isinstance(e, _Terminated) else EXIT_INTERRUPTED) from None
 
 
 app = typer.Typer(
@@ -149,9 +152,10 @@ def _terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _drive(job, description: str, *, lines: bool, out) -> None:
+def _drive(job, description: str, *, lines: bool, to_stderr: bool) -> None:
     """Iterate a Run or Rescore: a progress bar on stderr when it is a terminal, and one line per
-    call on `out` as each finishes (flushed, so cron and journald see progress without a TTY).
+    call on stdout (stderr with `to_stderr`) as each finishes (flushed, so cron and journald see
+    progress without a TTY; looked up per line, so that the bar can redirect it).
     Ctrl-C / SIGTERM: the job is closed (stored as interrupted) and the process exits 130 / 143."""
     outcomes = iter(job)
     try:
@@ -169,7 +173,7 @@ def _drive(job, description: str, *, lines: bool, out) -> None:
                 if bar is not None:
                     bar.update(task, advance=1, current=outcome.file)
                 if lines and not _state["quiet"]:
-                    typer.echo(_outcome_line(outcome), file=out)
+                    typer.echo(_outcome_line(outcome), err=to_stderr)
     except KeyboardInterrupt as e:
         outcomes.close()  # records the run as interrupted
         summary = job.summary
@@ -311,7 +315,7 @@ def run(
         with store.lock():
             the_run = prepared.start(store)
             try:
-                _drive(the_run, "Analysing", lines=True, out=out)
+                _drive(the_run, "Analysing", lines=True, to_stderr=json_summary)
             finally:
                 _write_summary(the_run.summary, summary_json, to_stdout=False)
     summary = the_run.summary
@@ -348,7 +352,7 @@ def rescore(
     with _terminate_as_interrupt(), store.lock():
         job = start_rescore(store, scripts, options)
         try:
-            _drive(job, "Re-scoring", lines=True, out=out)
+            _drive(job, "Re-scoring", lines=True, to_stderr=json_summary)
         finally:
             _write_summary(job.summary, summary_json, to_stdout=False)
     summary = job.summary
