@@ -157,7 +157,7 @@ class ReadsMixin:
         script_id: str | None = None,
         call_id: str | None = None,
     ) -> list[dict]:
-        """Scored calls in the export shape of CONTRACT.md §4 (plus extra keys), by started_at, call_id."""
+        """Scored calls in the export shape of docs/interfaces.md, by started_at, call_id."""
         where, params = filters(agent_id=agent_id, team=team, script_id=script_id, call_id=call_id)
         calls = list(
             self.db.query(
