@@ -184,7 +184,8 @@ def _drive(job, description: str, *, lines: bool, to_stderr: bool) -> None:
 
 def _outcome_line(o) -> str:
     if o.status == "failed":
-        return f"  FAILED {o.file}: {o.reason}" + ("" if o.new else " (reported before)")
+        what = o.reason if o.reason.startswith(o.file) else f"{o.file}: {o.reason}"  # most reasons name the file
+        return f"  FAILED {what}" + ("" if o.new else " (reported before)")
     score = "" if o.score is None else f"score {o.score.score:5.1f}  {'passed' if o.score.passed else 'FAILED'}"
     crit = ""
     if o.score is not None and o.score.critical_failures:
@@ -195,12 +196,19 @@ def _outcome_line(o) -> str:
 def _print_totals(summary, *, verb: str, out) -> None:
     counts = summary.counts
     parts = [f"{counts.get(k, 0)} {k}" for k in ("transcribed", "reused", "rescored", "unchanged") if counts.get(k)]
-    if summary.failed:
-        old = summary.failed - summary.failed_new
-        parts.append(f"{summary.failed} failed ({summary.failed_new} new, {old} reported before)")
+    failed_calls = summary.failed - summary.script_errors
+    if failed_calls:
+        parts.append(f"{failed_calls} failed")
     if summary.skipped:
         parts.append(f"{len(summary.skipped)} skipped (not recordings)")
-    typer.echo(f"{verb} {len(summary.outcomes)} item(s): {', '.join(parts) or 'nothing to do'}.", file=out)
+    calls = len(summary.outcomes) - summary.script_errors
+    line = f"{verb} {calls} call(s): {', '.join(parts) or 'nothing to do'}"
+    if summary.script_errors:
+        line += f"; {summary.script_errors} script file(s) failed to load"
+    typer.echo(line + ".", file=out)
+    if summary.failed:
+        typer.echo(f"Failures: {summary.failed_new} new, {summary.failed - summary.failed_new} reported before "
+                   "(`qa failures` lists the open ones).", file=out)
     if summary.transcribed_s:
         speed = summary.transcribed_s / summary.wall_s if summary.wall_s else 0.0
         typer.echo(f"Transcribed {summary.transcribed_s / 60:.1f} min of audio in {summary.wall_s:.1f} s "

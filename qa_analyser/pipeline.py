@@ -114,6 +114,11 @@ class RunSummary:
         return sum(1 for f in self.failures if f.new)
 
     @property
+    def script_errors(self) -> int:
+        """Script files that failed to load (counted in `failed`, not as calls)."""
+        return sum(1 for f in self.failures if f.stage == "script")
+
+    @property
     def processed(self) -> int:
         """Calls whose result was written by this run."""
         return sum(self.counts.get(k, 0) for k in ("transcribed", "reused", "rescored"))
@@ -139,6 +144,7 @@ class RunSummary:
                 "failed": self.failed,
                 "failed_new": self.failed_new,
                 "failed_still_open": self.failed - self.failed_new,
+                "script_errors": self.script_errors,
                 "skipped": len(self.skipped),
             },
             "audio_s": round(self.audio_s, 3),
@@ -241,7 +247,8 @@ class Run:
               *, fingerprint: str | None = None) -> CallOutcome:
         new = self.store.save_failure(run_id=self.run_id, file=file, call_id=call_id, stage=stage, reason=reason,
                                       fingerprint=fingerprint)
-        log.warning("%s: %s failed%s: %s", file, stage, "" if new else " (as before)", reason)
+        # info, not warning: the outcome carries it, and the CLI prints it once
+        log.info("%s: %s failed%s: %s", file, stage, "" if new else " (as before)", reason)
         return CallOutcome(file=file, call_id=call_id, status="failed", reason=reason, agent_id=agent_id,
                            stage=stage, new=new)
 

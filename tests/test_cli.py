@@ -273,11 +273,12 @@ def test_an_old_failure_on_an_unchanged_file_does_not_fail_later_runs(setup, fak
     drop, scripts, db = setup
     (drop / "empty.wav").write_bytes(b"")
     first = qa("run", drop, "--scripts", scripts, "--db", db)
-    assert first.exit_code == 1 and "1 failed (1 new, 0 reported before)" in first.stdout
+    assert first.exit_code == 1 and "1 failed" in first.stdout
+    assert "Failures: 1 new, 0 reported before" in first.stdout
     second = qa("run", drop, "--scripts", scripts, "--db", db)
     assert second.exit_code == 0, second.output
     assert "FAILED empty.wav: " in second.stdout and "(reported before)" in second.stdout
-    assert "1 failed (0 new, 1 reported before)" in second.stdout
+    assert "Failures: 0 new, 1 reported before" in second.stdout
     listed = qa("failures", "--db", db).stdout
     (line,) = listed.splitlines()
     failure_id = line.split()[0].lstrip("#")
@@ -319,7 +320,8 @@ def test_summary_json_and_runs(setup, fake, tmp_path):
     summary = json.loads(summary_path.read_text())
     assert summary["run_id"] == 1 and summary["status"] == "finished_with_failures"
     assert summary["counts"] == {"total": 3, "processed": 2, "transcribed": 2, "reused": 0, "rescored": 0,
-                                 "unchanged": 0, "failed": 1, "failed_new": 1, "failed_still_open": 0, "skipped": 1}
+                                 "unchanged": 0, "failed": 1, "failed_new": 1, "failed_still_open": 0,
+                                 "script_errors": 0, "skipped": 1}
     assert summary["audio_s"] > 0 and summary["wall_s"] > 0 and summary["throughput"] > 0
     (failure,) = summary["failures"]
     assert failure["file"] == "empty.wav" and failure["stage"] == "decode" and failure["new"] is True
@@ -463,3 +465,14 @@ def test_agent_report_compares_with_the_rest_of_the_team_and_warns_on_few_calls(
 
 def test_search_help_says_plain_words(setup, fake):
     assert "Plain words" in qa("search", "--help").output
+
+
+def test_a_broken_script_among_valid_ones_is_reported_once_and_not_counted_as_a_call(setup, fake):
+    drop, scripts, db = setup
+    (scripts / "broken.yaml").write_text("id: broken\nversion: 1\nsections:\n  - id: x\n    items: [\n")
+    result = qa("run", drop, "--scripts", scripts, "--db", db)
+    assert result.exit_code == 1
+    assert result.stdout.count("broken.yaml") == 1  # the FAILED line, once
+    assert "2 call(s): 2 transcribed, 1 skipped (not recordings); 1 script file(s) failed to load." in result.stdout
+    again = qa("run", drop, "--scripts", scripts, "--db", db)
+    assert again.exit_code == 0 and "Failures: 0 new, 1 reported before" in again.stdout
