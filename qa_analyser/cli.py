@@ -108,7 +108,7 @@ ScriptsOption = Annotated[Path, typer.Option(
 @app.callback()
 def main_options(
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no progress bar, no per-call lines.")] = False,
 ) -> None:
     """Global options."""
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
@@ -152,7 +152,7 @@ def _terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _drive(job, description: str, *, lines: bool, to_stderr: bool) -> None:
+def _drive(job, description: str, *, to_stderr: bool) -> None:
     """Iterate a Run or Rescore: a progress bar on stderr when it is a terminal, and one line per
     call on stdout (stderr with `to_stderr`) as each finishes (flushed, so cron and journald see
     progress without a TTY; looked up per line, so that the bar can redirect it).
@@ -172,7 +172,7 @@ def _drive(job, description: str, *, lines: bool, to_stderr: bool) -> None:
             for outcome in outcomes:
                 if bar is not None:
                     bar.update(task, advance=1, current=outcome.file)
-                if lines and not _state["quiet"]:
+                if not _state["quiet"]:
                     typer.echo(_outcome_line(outcome), err=to_stderr)
     except KeyboardInterrupt as e:
         outcomes.close()  # records the run as interrupted
@@ -323,7 +323,7 @@ def run(
         with store.lock():
             the_run = prepared.start(store)
             try:
-                _drive(the_run, "Analysing", lines=True, to_stderr=json_summary)
+                _drive(the_run, "Analysing", to_stderr=json_summary)
             finally:
                 _write_summary(the_run.summary, summary_json, to_stdout=False)
     summary = the_run.summary
@@ -360,7 +360,7 @@ def rescore(
     with _terminate_as_interrupt(), store.lock():
         job = start_rescore(store, scripts, options)
         try:
-            _drive(job, "Re-scoring", lines=True, to_stderr=json_summary)
+            _drive(job, "Re-scoring", to_stderr=json_summary)
         finally:
             _write_summary(job.summary, summary_json, to_stdout=False)
     summary = job.summary

@@ -37,7 +37,7 @@ def qa(*args: str):
 def test_help_lists_the_commands():
     result = qa("--help")
     assert result.exit_code == 0
-    for command in ("run", "export", "report", "rescore", "failures", "search", "calibrate"):
+    for command in ("run", "export", "report", "rescore", "failures", "runs", "scripts", "search", "calibrate"):
         assert command in result.output
     assert "--speech-detection" in qa("run", "--help").output
     assert "gap report" in qa("report", "agent", "--help").output
@@ -245,6 +245,11 @@ def test_a_model_that_cannot_load_is_exit_2_and_stores_nothing(setup, tmp_path):
     assert compute.exit_code == 2 and "compute type 'int3' is not supported on cpu" in compute.stderr
     english = qa("run", drop, "--scripts", scripts, "--db", db, "--language", "es")
     assert english.exit_code == 2 and "model 'tiny.en' is English-only" in english.stderr
+    spanish_scripts = ROOT / "fixtures" / "scripts_es"
+    spanish = qa("run", drop, "--scripts", spanish_scripts, "--db", db)
+    assert spanish.exit_code == 2
+    assert ("model 'tiny.en' is English-only, but these scripts are in another language: "
+            f"{spanish_scripts / 'atencion-cliente.yaml'} (language es)") in spanish.stderr
     assert not db.exists()
 
 
