@@ -253,7 +253,8 @@ class Run:
                            stage=stage, new=new)
 
     def analyse_call(self, call: CallInfo) -> CallOutcome:
-        """Analyse one call, storing the result or the failure. Never raises for a bad input."""
+        """Analyse one call, storing the result or the failure. Never raises for a bad input; a
+        ModelError (a model that will not load) stops the run instead of failing every call."""
         stage = "read"
         sha = None
         try:
@@ -261,6 +262,8 @@ class Run:
             stage = "script"
             script = self.scripts.pick(call.script_id, self.options.default_script)
             return self._analyse(call, sha, size, script)
+        except ModelError:  # the model, not the recording: a configuration error that stops the run
+            raise
         except QAError as e:
             return self._fail(call.file, call.call_id, getattr(e, "stage", stage), str(e), call.agent_id,
                               fingerprint=sha)

@@ -363,3 +363,18 @@ def test_a_run_stopped_early_is_stored_as_interrupted(setup):
     assert store.runs()[-1]["status"] == "interrupted"
     summary = run_drop_folder(drop, scripts, store, transcriber=FakeTranscriber())
     assert store.runs()[-1]["status"] == "finished" and summary.status == "finished"
+
+
+def test_a_model_that_fails_mid_run_stops_the_run_instead_of_failing_every_call(setup):
+    from qa_analyser.errors import ModelError
+
+    class Broken(FakeTranscriber):
+        def transcribe(self, audio, layout, **kw):
+            raise ModelError("cannot load model 'base' from /cache/base: model.bin is truncated")
+
+    drop, scripts, db = setup
+    store = Store.open(db)
+    with pytest.raises(ModelError, match="model.bin is truncated"):
+        run_drop_folder(drop, scripts, store, transcriber=Broken())
+    assert store.runs()[-1]["status"] == "failed"
+    assert store.failures(include_resolved=True) == [] and store.export_calls() == []
