@@ -132,7 +132,7 @@ class RunSummary:
         return counts
 
     def as_dict(self) -> dict:
-        """The machine-readable summary (`qa run --summary-json`), documented in docs/operations.md."""
+        """The machine-readable summary (`qa run --summary-json`), documented in docs/interfaces.md."""
         return {
             "run_id": self.run_id,
             "status": self.status,
