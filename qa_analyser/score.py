@@ -10,7 +10,7 @@ The rule (also in README):
   ``violated``;
 * score = 100 × earned / possible (100 when nothing is applicable);
 * ``passed`` is false when any critical item is ``missed`` or any critical prohibited rule is
-  ``violated`` (contract §4), whatever the score.
+  ``violated`` (docs/interfaces.md), whatever the score.
 
 Pure: dataclasses in, dataclasses out.
 """
@@ -98,7 +98,7 @@ class GroupSummary:
 
 
 def item_rates(calls: Iterable[Mapping]) -> list[ItemRate]:
-    """Per-item counts over exported calls (contract §4 dicts), in first-seen item order."""
+    """Per-item counts over exported calls (docs/interfaces.md dicts), in first-seen item order."""
     counts: dict[tuple[str, str], dict[str, int]] = {}
     for call in calls:
         for it in call.get("items", []):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 import qa_analyser.transcribe
 from qa_analyser.cli import app
 
-from test_pipeline import FakeTranscriber, setup  # noqa: F401  (fixture)
+from test_pipeline import SCRIPT, FakeTranscriber, setup, write_wav  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
@@ -36,7 +37,7 @@ def qa(*args: str):
 def test_help_lists_the_commands():
     result = qa("--help")
     assert result.exit_code == 0
-    for command in ("run", "export", "report", "rescore", "failures", "search", "calibrate"):
+    for command in ("run", "export", "report", "rescore", "failures", "runs", "scripts", "search", "calibrate"):
         assert command in result.output
     assert "--speech-detection" in qa("run", "--help").output
     assert "gap report" in qa("report", "agent", "--help").output
@@ -53,7 +54,7 @@ def test_run_export_report_round_trip(setup, fake):
     assert again.exit_code == 0 and "2 unchanged" in again.output and len(fake.calls) == 2
 
     exported = json.loads(qa("export", "--db", db, "--format", "json").stdout)
-    assert [c["call_id"] for c in exported] == ["c-bad", "c-good"] or {c["call_id"] for c in exported} == {"c-bad", "c-good"}
+    assert [c["call_id"] for c in exported] == ["c-good", "c-bad"]  # by started_at
     first = exported[0]
     for key in ("call_id", "file", "agent_id", "team", "script_id", "script_version", "duration_s", "score",
                 "passed", "items"):
@@ -88,7 +89,7 @@ def test_configuration_errors_give_exit_2(setup, fake, tmp_path):
     no_db = qa("export", "--db", tmp_path / "none.db")
     assert no_db.exit_code == 2 and "no database" in no_db.output
     bad_threshold = qa("run", drop, "--scripts", scripts, "--db", db, "--met-threshold", "1.5")
-    assert bad_threshold.exit_code == 2 and "between 0 and 1" in bad_threshold.output
+    assert bad_threshold.exit_code == 2 and "Invalid value for '--met-threshold'" in bad_threshold.output
     not_a_db = tmp_path / "text.db"
     not_a_db.write_text("hello, I am not a database" * 100)
     broken = qa("export", "--db", not_a_db)
@@ -131,8 +132,10 @@ def test_second_run_on_a_locked_database_stops_with_a_message(setup, fake):
     try:
         assert holder.stdout.readline().strip() == "locked"
         result = qa("run", drop, "--scripts", scripts, "--db", db)
-        assert result.exit_code == 2
+        assert result.exit_code == 75  # EX_TEMPFAIL: busy, try again later; not a configuration error
         assert "another" in result.output and "qa run" in result.output
+        busy_rescore = qa("rescore", "--db", db, "--scripts", scripts)
+        assert busy_rescore.exit_code == 75
     finally:
         holder.kill()
         holder.wait()
@@ -225,3 +228,256 @@ def test_calibrate_usage_errors_are_exit_2(setup, fake, tmp_path):
     bad = qa("calibrate", tmp_path / "bad.csv", "--db", db)
     assert bad.exit_code == 2 and "bad.csv:1: missing column(s) call_id, item_id, status" in bad.output
     assert "human reviewers" in qa("calibrate", "--help").output
+
+
+# --------------------------------------------------------------------------- configuration before work
+
+
+def test_a_model_that_cannot_load_is_exit_2_and_stores_nothing(setup, tmp_path):
+    drop, scripts, db = setup  # no stand-in recogniser: the real model loader is asked
+    result = qa("run", drop, "--scripts", scripts, "--db", db, "--model", "nope")
+    assert result.exit_code == 2, result.output
+    assert "Error: model: model 'nope' is not available offline" in result.stderr
+    assert not db.exists()  # nothing stored, not even an empty database
+    folder = qa("run", drop, "--scripts", scripts, "--db", db, "--model", str(tmp_path))
+    assert folder.exit_code == 2 and f"{tmp_path}: not a CTranslate2 model directory" in folder.stderr
+    compute = qa("run", drop, "--scripts", scripts, "--db", db, "--device", "cpu", "--compute-type", "int3")
+    assert compute.exit_code == 2 and "compute type 'int3' is not supported on cpu" in compute.stderr
+    english = qa("run", drop, "--scripts", scripts, "--db", db, "--language", "es")
+    assert english.exit_code == 2 and "model 'tiny.en' is English-only" in english.stderr
+    spanish_scripts = ROOT / "fixtures" / "scripts_es"
+    spanish = qa("run", drop, "--scripts", spanish_scripts, "--db", db)
+    assert spanish.exit_code == 2
+    assert ("model 'tiny.en' is English-only, but these scripts are in another language: "
+            f"{spanish_scripts / 'atencion-cliente.yaml'} (language es)") in spanish.stderr
+    assert not db.exists()
+
+
+def test_scripts_and_default_script_are_checked_before_work(setup, fake, tmp_path):
+    drop, scripts, db = setup
+    empty = tmp_path / "no-scripts"
+    empty.mkdir()
+    none = qa("run", drop, "--scripts", empty, "--db", db)
+    assert none.exit_code == 2 and f"Error: no script in {empty}" in none.stderr
+    (empty / "broken.yaml").write_text("id: broken\nversion: 1\nsections: [\n")
+    broken = qa("run", drop, "--scripts", empty, "--db", db)
+    assert broken.exit_code == 2 and f"no valid script in {empty}: {empty / 'broken.yaml'}:" in broken.stderr
+    default = qa("run", drop, "--scripts", scripts, "--db", db, "--default-script", "dmeo")
+    assert default.exit_code == 2
+    assert "the default script 'dmeo' is not in" in default.stderr and "did you mean 'demo'" in default.stderr
+    crossed = qa("run", drop, "--scripts", scripts, "--db", db, "--met-threshold", "0.5")
+    assert crossed.exit_code == 2 and "partial threshold 0.6 is above met threshold 0.5" in crossed.stderr
+    assert fake.calls == [] and not db.exists()
+    assert "small" not in qa("run", "--help").output  # offered and then refused: not offered
+
+
+# --------------------------------------------------------------------------- exit codes and output for a scheduler
+
+
+def test_an_old_failure_on_an_unchanged_file_does_not_fail_later_runs(setup, fake):
+    drop, scripts, db = setup
+    (drop / "empty.wav").write_bytes(b"")
+    first = qa("run", drop, "--scripts", scripts, "--db", db)
+    assert first.exit_code == 1 and "1 failed" in first.stdout
+    assert "Failures: 1 new, 0 reported before" in first.stdout
+    second = qa("run", drop, "--scripts", scripts, "--db", db)
+    assert second.exit_code == 0, second.output
+    assert "FAILED empty.wav: " in second.stdout and "(reported before)" in second.stdout
+    assert "Failures: 0 new, 1 reported before" in second.stdout
+    listed = qa("failures", "--db", db).stdout
+    (line,) = listed.splitlines()
+    failure_id = line.split()[0].lstrip("#")
+    assert f"run 1  decode     empty.wav: " in line
+
+    (drop / "empty.wav").write_bytes(b"RIFF")  # changed, still broken: new
+    assert qa("run", drop, "--scripts", scripts, "--db", db).exit_code == 1
+    (new_line,) = qa("failures", "--db", db).stdout.splitlines()
+    assert new_line.split()[0] != f"#{failure_id}"
+
+    acked = qa("failures", "ack", "--all", "--db", db)
+    assert acked.exit_code == 0 and "1 failure(s) acknowledged." in acked.stdout
+    assert qa("failures", "--db", db).stdout == "No failures.\n"
+    assert qa("run", drop, "--scripts", scripts, "--db", db).exit_code == 0  # acknowledged: quiet
+    assert "[acknowledged]" in qa("failures", "--db", db, "--all").stdout
+
+    ack_id = new_line.split()[0].lstrip("#")
+    unknown = qa("failures", "retry", ack_id, "--db", db)  # it is acknowledged, not open
+    assert unknown.exit_code == 2 and f"no open failure with id {ack_id}" in unknown.stderr
+    assert qa("failures", "retry", "--db", db).exit_code == 2  # neither ids nor --all
+    (drop / "empty.wav").write_bytes(b"")
+    assert qa("run", drop, "--scripts", scripts, "--db", db).exit_code == 1
+    (open_line,) = qa("failures", "--db", db).stdout.splitlines()
+    retried = qa("failures", "retry", open_line.split()[0].lstrip("#"), "--db", db)
+    assert retried.exit_code == 0 and "Retrying" in retried.stdout
+    assert qa("run", drop, "--scripts", scripts, "--db", db).exit_code == 1  # retried: reported afresh
+    (drop / "empty.wav").unlink()
+    write_wav(drop / "empty.wav", seed=7)
+    assert qa("run", drop, "--scripts", scripts, "--db", db).exit_code == 0  # it works now
+    assert qa("failures", "--db", db).stdout == "No failures.\n"
+
+
+def test_summary_json_and_runs(setup, fake, tmp_path):
+    drop, scripts, db = setup
+    (drop / "empty.wav").write_bytes(b"")
+    summary_path = tmp_path / "summary.json"
+    result = qa("run", drop, "--scripts", scripts, "--db", db, "--summary-json", summary_path)
+    assert result.exit_code == 1
+    summary = json.loads(summary_path.read_text())
+    assert summary["run_id"] == 1 and summary["status"] == "finished_with_failures"
+    assert summary["counts"] == {"total": 3, "processed": 2, "transcribed": 2, "reused": 0, "rescored": 0,
+                                 "unchanged": 0, "failed": 1, "failed_new": 1, "failed_still_open": 0,
+                                 "script_errors": 0, "skipped": 1}
+    assert summary["audio_s"] > 0 and summary["wall_s"] > 0 and summary["throughput"] > 0
+    (failure,) = summary["failures"]
+    assert failure["file"] == "empty.wav" and failure["stage"] == "decode" and failure["new"] is True
+    assert "empty.wav" in failure["reason"]
+
+    again = qa("run", drop, "--scripts", scripts, "--db", db, "--json")
+    assert again.exit_code == 0
+    data = json.loads(again.stdout)  # only the summary on stdout; per-call lines went to stderr
+    assert data["run_id"] == 2 and data["counts"]["unchanged"] == 2 and data["counts"]["failed_still_open"] == 1
+    assert "c-good" in again.stderr
+
+    runs = qa("runs", "--db", db)
+    lines = runs.stdout.splitlines()
+    assert runs.exit_code == 0 and len(lines) == 2
+    assert lines[0].split()[:3] == ["1", "run", "finished_with_failures"]
+    assert lines[1].split()[:3] == ["2", "run", "finished_with_failures"]
+    rows = json.loads(qa("runs", "--db", db, "--json", "--limit", "1").stdout)
+    assert [r["id"] for r in rows] == [2] and rows[0]["counts"]["unchanged"] == 2
+
+
+SLOW_RUN = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import qa_analyser.transcribe
+from test_pipeline import FakeTranscriber
+
+class Slow(FakeTranscriber):
+    def transcribe(self, audio, layout, **kw):
+        if audio.path.endswith("good.wav"):
+            time.sleep(60)  # the signal arrives while this call is being transcribed
+        return super().transcribe(audio, layout, **kw)
+
+qa_analyser.transcribe.Transcriber = lambda *a, **k: Slow()
+from qa_analyser.cli import main
+sys.argv = ["qa", "run", {drop!r}, "--scripts", {scripts!r}, "--db", {db!r}, "--summary-json", {summary!r}]
+main()
+"""
+
+
+@pytest.mark.parametrize("signum, code", [(15, 143), (2, 130)])
+def test_sigterm_and_ctrl_c_store_the_run_as_interrupted(setup, tmp_path, signum, code):
+    import signal as signals
+
+    from qa_analyser.store import Store
+
+    drop, scripts, db = setup
+    summary = tmp_path / "summary.json"
+    script = SLOW_RUN.format(tests=str(ROOT / "tests"), drop=str(drop), scripts=str(scripts), db=str(db),
+                             summary=str(summary))
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()  # printed as the call finished, without a terminal
+        assert "c-bad" in first and "transcribed" in first
+        proc.send_signal(signals.Signals(signum))
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code, err
+    assert "Interrupted: run 1 stored as interrupted after 1 of 2 item(s)" in err and "Traceback" not in err
+    store = Store.open(db)
+    assert [r["status"] for r in store.runs()] == ["interrupted"]
+    assert [c["call_id"] for c in store.export_calls()] == ["c-bad"]
+    assert json.loads(summary.read_text())["status"] == "interrupted"
+
+
+# --------------------------------------------------------------------------- rescore, history, scripts check
+
+
+def test_calls_scored_with_the_default_script_rescore_and_keep_history(setup, fake):
+    drop, scripts, db = setup
+    (drop / "manifest.csv").unlink()  # no manifest: no script ids
+    (scripts / "other.yaml").write_text(SCRIPT.replace("id: demo", "id: other"))
+    assert qa("run", drop, "--scripts", scripts, "--db", db, "--default-script", "demo").exit_code == 0
+    (scripts / "demo.yaml").write_text(SCRIPT.replace('version: "1"', 'version: "2"').replace(
+        'phrases: ["calm down"]', 'phrases: ["calm down", "tom here"]'))
+    result = qa("rescore", "--db", db, "--scripts", scripts)  # no --default-script: the one used is kept
+    assert result.exit_code == 0, result.output
+    assert "2 rescored" in result.stdout
+    exported = {c["call_id"]: c for c in json.loads(qa("export", "--db", db).stdout)}
+    assert {c["script_id"] for c in exported.values()} == {"demo"}
+    assert {c["script_version"] for c in exported.values()} == {"2"}
+
+    report = qa("report", "call", "bad", "--db", db).stdout
+    assert "Earlier verdicts (1, newest first):" in report
+    assert "script demo v1  score 0.0  FAILED" in report
+    data = json.loads(qa("report", "call", "bad", "--db", db, "--format", "json").stdout)
+    (earlier,) = data["history"]
+    assert earlier["script_version"] == "1" and earlier["current"] is False
+    assert {i["item_id"]: i["status"] for i in earlier["items"]}["rude"] == "violated"
+    # prohibited rules read as words for people, met/violated in JSON
+    good = qa("report", "call", "good", "--db", db).stdout
+    assert "  rude                   prohibited            not said       confidence" in good
+    assert {i["item_id"]: i["status"] for i in json.loads(qa("report", "call", "good", "--db", db,
+                                                             "--format", "json").stdout)["call"]["items"]}["rude"] == "met"
+
+
+def test_scripts_check_reports_every_error_with_file_and_line(setup, tmp_path):
+    drop, scripts, db = setup
+    ok = qa("scripts", "check", scripts)
+    assert ok.exit_code == 0 and ok.stdout == "1 script(s) valid: demo.\n"
+    (scripts / "broken.yaml").write_text("id: broken\nversion: 1\nsections:\n  - id: x\n    items: [\n")
+    (scripts / "dup.yaml").write_text(SCRIPT)
+    bad = qa("scripts", "check", scripts)
+    assert bad.exit_code == 1
+    lines = bad.stdout.splitlines()
+    assert len(lines) == 2 and all(line.startswith(str(scripts)) for line in lines)
+    assert any(f"{scripts / 'broken.yaml'}:" in line for line in lines)
+    assert "duplicate script id 'demo'" in bad.stdout
+    assert "2 error(s) in 2 file(s)." in bad.stderr
+    assert not db.exists()  # no database needed
+
+
+def test_export_csv_neutralises_a_formula_file_name(setup, fake):
+    drop, scripts, db = setup
+    evil = "=cmd|' -C calc'!A0"
+    shutil.copy(drop / "good.wav", drop / f"{evil}.wav")
+    assert qa("run", drop, "--scripts", scripts, "--db", db).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(qa("export", "--db", db, "--format", "csv").stdout)))
+    assert {r["file"] for r in rows} == {"good.wav", "bad.wav", f"'{evil}.wav"}
+    assert {r["agent_name"] for r in rows if r["call_id"] == "c-good"} == {"Tom"}
+
+
+def test_agent_report_compares_with_the_rest_of_the_team_and_warns_on_few_calls(setup, fake):
+    drop, scripts, db = setup
+    (drop / "manifest.csv").write_text(
+        "file,call_id,agent_id,agent_name,team,script_id,started_at,channels\n"
+        "good.wav,c-good,a2,Ann,t1,demo,2026-11-02T09:00:00Z,agent-left\n"
+        "bad.wav,c-bad,a1,Tom,t1,demo,2026-11-02T10:00:00Z,agent-left\n")
+    qa("run", drop, "--scripts", scripts, "--db", db)
+    data = json.loads(qa("report", "agent", "a1", "--db", db, "--format", "json").stdout)
+    ann = {c["call_id"]: c["score"] for c in json.loads(qa("export", "--db", db).stdout)}["c-good"]
+    assert data["team_calls"] == 1 and data["team_mean_score"] == ann  # Ann's call, not Tom's own
+    text = qa("report", "agent", "a1", "--db", db, "--min-calls", "2").stdout
+    assert "WARNING: only 1 scored call(s) (fewer than 2)" in text
+    assert f"rest of the team: 1 calls, mean score {ann}" in text
+    assert "WARNING" not in qa("report", "agent", "a1", "--db", db, "--min-calls", "1").stdout
+
+
+def test_search_help_says_plain_words(setup, fake):
+    assert "Plain words" in qa("search", "--help").output
+
+
+def test_a_broken_script_among_valid_ones_is_reported_once_and_not_counted_as_a_call(setup, fake):
+    drop, scripts, db = setup
+    (scripts / "broken.yaml").write_text("id: broken\nversion: 1\nsections:\n  - id: x\n    items: [\n")
+    result = qa("run", drop, "--scripts", scripts, "--db", db)
+    assert result.exit_code == 1
+    assert result.stdout.count("broken.yaml") == 1  # the FAILED line, once
+    assert "2 call(s): 2 transcribed, 1 skipped (not recordings); 1 script file(s) failed to load." in result.stdout
+    again = qa("run", drop, "--scripts", scripts, "--db", db)
+    assert again.exit_code == 0 and "Failures: 0 new, 1 reported before" in again.stdout

@@ -79,9 +79,15 @@ def transcript_of(lines: list[str], layout: str) -> Transcript:
 
 
 class FakeTranscriber:
+    english_only = False
+
     def __init__(self, crash_on: str | None = None):
         self.calls: list[str] = []
         self.crash_on = crash_on
+        self.loaded = False
+
+    def load(self):
+        self.loaded = True
 
     def transcribe(self, audio, layout, *, hotwords=None, language=None):
         self.hotwords = hotwords
@@ -312,3 +318,63 @@ def test_low_probability_stretches_are_found_longest_first():
     t = Transcript(segments=(Segment("x", 0, 6, "agent", tuple(words)),), duration_s=6, channels="agent-left",
                    options=TranscriptionOptions())
     assert _low_probability_stretches(t, "agent", pad_s=0.5) == [(2.5, 5.5), (0.5, 2.5)]
+
+
+def test_rescore_knows_its_total_and_uses_the_script_a_call_was_scored_with(setup):
+    drop, scripts, db = setup
+    (drop / "manifest.csv").unlink()
+    (scripts / "other.yaml").write_text(SCRIPT.replace("id: demo", "id: other"))
+    run_drop_folder(drop, scripts, Store.open(db), RunOptions(default_script="other"), transcriber=FakeTranscriber())
+    (scripts / "broken.yaml").write_text("id: [\n")
+    job = start_rescore(Store.open(db), scripts)
+    assert job.total == 3  # two calls and one broken script
+    outcomes = list(job)
+    assert [o.status for o in outcomes] == ["failed", "rescored", "rescored"]
+    assert {c["script_id"] for c in export(db).values()} == {"other"}
+    assert job.summary.status == "finished_with_failures"
+
+
+def test_configuration_is_checked_before_a_run_is_recorded(setup):
+    from qa_analyser.errors import ConfigError
+    from qa_analyser.datatypes import MatchOptions
+
+    drop, scripts, db = setup
+    store = Store.open(db)
+    with pytest.raises(ConfigError, match="met threshold must be between 0 and 1, got 1.5"):
+        start_run(drop, scripts, store, RunOptions(match=MatchOptions(met_threshold=1.5)),
+                  transcriber=FakeTranscriber())
+    with pytest.raises(ConfigError, match="default channels 'left' is not one of"):
+        start_run(drop, scripts, store, RunOptions(default_channels="left"), transcriber=FakeTranscriber())
+    with pytest.raises(ConfigError, match="drop folder .*nowhere does not exist"):
+        start_run(drop / "nowhere", scripts, store, transcriber=FakeTranscriber())
+    assert store.runs() == [] and store.failures(include_resolved=True) == []
+
+
+def test_a_run_stopped_early_is_stored_as_interrupted(setup):
+    drop, scripts, db = setup
+    store = Store.open(db)
+    run = start_run(drop, scripts, store, transcriber=FakeTranscriber())
+    outcomes = iter(run)
+    next(outcomes)
+    outcomes.close()
+    assert store.runs()[-1]["status"] == "interrupted" and run.summary.status == "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        run_drop_folder(drop, scripts, store, transcriber=FakeTranscriber(crash_on="good"))
+    assert store.runs()[-1]["status"] == "interrupted"
+    summary = run_drop_folder(drop, scripts, store, transcriber=FakeTranscriber())
+    assert store.runs()[-1]["status"] == "finished" and summary.status == "finished"
+
+
+def test_a_model_that_fails_mid_run_stops_the_run_instead_of_failing_every_call(setup):
+    from qa_analyser.errors import ModelError
+
+    class Broken(FakeTranscriber):
+        def transcribe(self, audio, layout, **kw):
+            raise ModelError("cannot load model 'base' from /cache/base: model.bin is truncated")
+
+    drop, scripts, db = setup
+    store = Store.open(db)
+    with pytest.raises(ModelError, match="model.bin is truncated"):
+        run_drop_folder(drop, scripts, store, transcriber=Broken())
+    assert store.runs()[-1]["status"] == "failed"
+    assert store.failures(include_resolved=True) == [] and store.export_calls() == []

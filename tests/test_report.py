@@ -46,17 +46,45 @@ def test_export_csv_has_one_row_per_call_item():
     assert first["call_id"] == "c1" and first["item_id"] == "notice" and first["status"] == "missed"
     assert first["passed"] == "false" and first["start_s"] == ""
     assert rows[3]["flags"] == "late"
+    assert first["started_at"] == "2026-11-02T09:00:00Z"
 
 
-def test_agent_report_compares_with_team_and_ranks_gaps():
+def test_export_csv_has_the_call_item_and_manifest_columns():
+    calls = [dict(CALLS[0], agent_name="Tom", metadata={"queue": "billing", "score": "7"},
+                  items=[dict(CALLS[0]["items"][0], detail="not found", weight=20.0, critical=True)])]
+    text = export_csv(calls)
+    header = text.splitlines()[0].split(",")
+    assert header[:18] == ["call_id", "file", "agent_id", "team", "script_id", "script_version", "duration_s",
+                           "score", "passed", "item_id", "section", "kind", "status", "flags", "confidence",
+                           "start_s", "end_s", "evidence"]  # the old columns keep their places
+    assert header[18:] == ["agent_name", "started_at", "detail", "weight", "critical", "queue", "manifest_score"]
+    (row,) = csv.DictReader(io.StringIO(text))
+    assert (row["agent_name"], row["detail"], row["weight"], row["critical"]) == ("Tom", "not found", "20.0", "true")
+    assert (row["queue"], row["manifest_score"], row["score"]) == ("billing", "7", "50.0")
+
+
+def test_export_csv_neutralises_formulas():
+    evil = "=cmd|' -C calc'!A0.mp3"
+    calls = [dict(CALLS[0], file=evil, agent_id="+a1", team="-t", agent_name="@Tom", metadata={"note": "\t=1+1"},
+                  items=[dict(CALLS[0]["items"][0], evidence="=HYPERLINK(\"x\")")])]
+    (row,) = csv.DictReader(io.StringIO(export_csv(calls)))
+    assert row["file"] == "'" + evil and row["agent_id"] == "'+a1" and row["team"] == "'-t"
+    assert row["agent_name"] == "'@Tom" and row["note"] == "'\t=1+1" and row["evidence"] == "'=HYPERLINK(\"x\")"
+    negative = [dict(CALLS[0], score=-1.5, items=[dict(CALLS[0]["items"][0], start_s=-0.5)])]
+    (row,) = csv.DictReader(io.StringIO(export_csv(negative)))
+    assert row["score"] == "-1.5" and row["start_s"] == "-0.5"  # numbers are data, not formulas
+
+
+def test_agent_report_compares_with_the_rest_of_the_team_and_ranks_gaps():
     rep = build_agent_report("a1", CALLS[:2], CALLS)
     assert rep.calls == 2 and rep.mean_score == 65.0 and rep.pass_rate == 0.5
-    assert rep.team_calls == 3 and rep.team == "t1"
+    assert rep.team_calls == 1 and rep.team == "t1"  # the agent's own calls are not the team's
+    assert rep.team_mean_score == 100.0
     assert rep.most_missed == ("notice", "threat")
     gaps = {g.item_id: g for g in rep.items}
     notice = gaps["notice"]
     assert notice.agent.compliance == pytest.approx(0.25)
-    assert notice.team.compliance == pytest.approx(0.5)
+    assert notice.team.compliance == pytest.approx(1.0)
     assert [e.call_id for e in notice.examples] == ["c1", "c2"]
     assert notice.model_answer.call_id == "c3"  # the team's met call: what good sounds like
     assert gaps["threat"].examples[0].quote == "we will take you to court"
@@ -68,9 +96,23 @@ def test_agent_report_text_and_json():
     assert "Agent a1 (team t1)" in text
     assert "notice" in text and "c2 at 00:05.0: partial: \"this call is recorded\"" in text
     assert "what good sounds like (c3 at 00:04.0)" in text
+    # prohibited rules in words: "not said" / "violated", never "met"
+    assert "  threat                   prohibited      50%   100%  1 not said/1 violated\n" in text
+    assert 'c1 at 00:40.0: violated: "we will take you to court"' in text
     data = json.loads(agent_report_json(rep))
     assert data["agent_id"] == "a1" and data["most_missed"] == ["notice", "threat"]
     assert data["items"][0]["agent"]["compliance"] == 0.25
+    assert data["items"][2]["agent"]["met"] == 1  # JSON keeps met/violated
+
+
+def test_agent_report_warns_when_it_rests_on_few_calls():
+    rep = build_agent_report("a1", CALLS[:2], CALLS, min_calls=3)
+    assert "WARNING: only 2 scored call(s) (fewer than 3)" in agent_report_text(rep)
+    assert json.loads(agent_report_json(rep))["warnings"][0].startswith("only 2 scored call(s)")
+    assert build_agent_report("a1", CALLS[:2], CALLS, min_calls=2).warnings == ()
+    alone = build_agent_report("a1", CALLS[:2], CALLS[:2], min_calls=1)
+    assert alone.team_calls == 0 and alone.warnings == ("no other agent of the team has scored calls: "
+                                                        "nothing to compare with",)
 
 
 def test_agent_without_calls_is_an_error():
@@ -125,10 +167,10 @@ def test_agent_report_shows_verbatim_fidelity_against_the_team_and_what_was_chan
     rep = build_agent_report("a1", calls[:2], calls)
     (gap,) = rep.items
     f = gap.fidelity
-    assert (f.agent_mean, f.agent_calls, f.team_mean, f.team_calls) == (0.75, 2, 0.833, 3)
+    assert (f.agent_mean, f.agent_calls, f.team_mean, f.team_calls) == (0.75, 2, 1.0, 1)
     assert f.often_dropped == (("training", 2),) and f.often_substituted == (("purposes", "reasons", 1),)
     text = agent_report_text(rep)
-    assert ("  notice                   agent 75% (2 calls)   team 83% (3 calls)   often: drops \"training\" (2x); "
+    assert ("  notice                   agent 75% (2 calls)   team 100% (1 calls)   often: drops \"training\" (2x); "
             "says \"reasons\" for \"purposes\" (1x)") in text
     assert ('    v1 at 00:04.0: partial: "this call is recorded"\n'
             '      wording 70% of the approved words; dropped "training"; substituted "purposes" -> "reasons"\n'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -27,7 +28,7 @@ from qa_analyser.datatypes import (
     Word,
     WordingDiff,
 )
-from qa_analyser.errors import LockedError, StoreError
+from qa_analyser.errors import LockedError, ReportError, StoreError
 from qa_analyser.store import MIGRATIONS, CallState, Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -238,56 +239,81 @@ def test_unwritable_database_is_a_store_error(tmp_path):
         read_only.start_run(command="qa run", drop_dir=None, options={}, versions={})
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write read-only files")
+def _as_unprivileged_user(body) -> str:
+    """Run `body()` in a forked child that cannot override file modes (root drops to nobody first);
+    returns what it returned, or "raised <type>: <message>"."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read)
+        try:
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+            try:
+                out = str(body())
+            except Exception as e:  # noqa: BLE001 - reported to the parent
+                out = f"raised {type(e).__name__}: {e}"
+            os.write(write, out.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        out = pipe.read()
+    os.waitpid(pid, 0)
+    return out
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_read_only_database(tmp_path):
-    path = tmp_path / "qa.db"
-    Store.open(path).close()
-    path.chmod(0o444)
-    tmp_path.chmod(0o555)
+    import tempfile
+
+    # tmp_path's parents may be closed to other users (root's pytest folder): a folder under /tmp instead
+    folder = Path(tempfile.mkdtemp(prefix="qa-ro-"))
+    path = folder / "qa.db"
     try:
-        with pytest.raises(StoreError, match=str(path)):
+        Store.open(path).close()
+        path.chmod(0o444)
+        folder.chmod(0o555)
+
+        def write_a_run():
             s = Store.open(path)
             s.start_run(command="qa run", drop_dir=None, options={}, versions={})
+            return "written"
+
+        out = _as_unprivileged_user(write_a_run)
+        assert out.startswith("raised StoreError: ") and str(path) in out, out
     finally:
-        tmp_path.chmod(0o755)
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
 
 
-def test_database_from_before_the_wording_column_is_upgraded_in_place(tmp_path):
-    import sqlite_utils
-
+def test_database_of_qa_analyser_0_1_is_upgraded_in_place(tmp_path):
+    """fixtures/db/qa-0.1.db is frozen: a database as 0.1 wrote it (migrations m001 and m002), with one
+    scored call, one run and one open failure. Never regenerate it; add a new frozen file instead."""
     path = tmp_path / "old.db"
-    old = sqlite_utils.Database(path)
-    MIGRATIONS.apply(old, stop_before="m003_item_results_wording")  # what qa-analyser 0.1 created
-    assert "wording" not in old["item_results"].columns_dict
-    now = "2026-11-02T09:20:00Z"
-    old.execute("INSERT INTO recordings VALUES (?, 1, 84.2, 2, ?)", [SHA, now])
-    old.execute("INSERT INTO transcripts (id, recording_sha256, channels, options_key, options, duration_s,"
-                " created_at) VALUES (1, ?, 'agent-left', 'k', '{}', 84.2, ?)", [SHA, now])
-    old.execute("INSERT INTO segments (transcript_id, idx, speaker, start_s, end_s, text)"
-                " VALUES (1, 0, 'agent', 0.8, 3.9, 'Thank you for calling')")
-    old.execute("INSERT INTO scripts VALUES (?, 'energy-inbound', '3', '', 'en', NULL, 'id: x', ?)", ["c" * 64, now])
-    old.execute("INSERT INTO calls (call_id, file, recording_sha256, transcript_id, agent_id, channels,"
-                " created_at, updated_at) VALUES ('old1', 'old1.mp3', ?, 1, 'agent-1', 'agent-left', ?, ?)",
-                [SHA, now, now])
-    old.execute("INSERT INTO scores (call_id, script_id, script_version, script_hash, score, passed, earned,"
-                " possible, matcher_version, scored_at) VALUES ('old1', 'energy-inbound', '3', ?, 100, 1, 10, 10,"
-                " 'fuzzy-1', ?)", ["c" * 64, now])
-    old.execute("INSERT INTO item_results (call_id, position, item_id, section, kind, status, confidence,"
-                " evidence) VALUES ('old1', 0, 'greeting', 'opening', 'required', 'met', 0.9,"
-                " 'thank you for calling')")
-    old.conn.commit()
-    old.close()
-
+    shutil.copy(REPO / "fixtures" / "db" / "qa-0.1.db", path)
     store = Store.open(path)
-    assert [m.name for m in MIGRATIONS.applied(store.db)][-1] == "m003_item_results_wording"
+    assert [m.name for m in MIGRATIONS.applied(store.db)] == [m.name for m in MIGRATIONS._migrations]
     assert "wording" in store.db["item_results"].columns_dict
+    assert {"score_id", "call_id"} <= set(store.db["item_results"].columns_dict)
+    assert {"fingerprint", "last_run_id"} <= set(store.db["failures"].columns_dict)
     (call,) = store.export_calls()
     assert call["call_id"] == "old1" and call["score"] == 100
     assert call["items"] == [{"item_id": "greeting", "section": "opening", "kind": "required", "status": "met",
                               "flags": [], "confidence": 0.9, "start_s": None, "end_s": None,
                               "evidence": "thank you for calling", "speaker": None, "detail": "", "weight": 1.0,
                               "critical": False, "wording": None}]
+    (old_score,) = store.score_history("old1")
+    assert old_score["current"] is True and old_score["items"][0]["status"] == "met"
     assert store.call_transcript("old1").segments[0].text == "Thank you for calling"
+    assert store.search("calling")[0]["call_id"] == "old1"  # the full-text index survived
+    (failure,) = store.failures()
+    assert failure["file"] == "empty.wav" and failure["last_run_id"] == 1
+    # the same file failing the same way is not a new failure (it had no fingerprint then, and has none now)
+    assert store.save_failure(run_id=2, file="empty.wav", call_id=None, stage="decode",
+                              reason="empty.wav: empty file") is False
     save(store, results=[dataclasses.replace(make_results()[0], wording=WORDING)])  # new rows carry it
     assert store.export_calls(call_id="c123")[0]["items"][0]["wording"]["fidelity"] == 0.83
     store.close()
@@ -319,8 +345,6 @@ def test_wording_diff_round_trips_through_save_rescore_and_export(store):
     }]
     raw = store.db.execute("SELECT wording FROM item_results WHERE item_id = 'greeting'").fetchone()[0]
     assert raw is None  # NULL, not the JSON text 'null', for items that are not verbatim
-    examples = store.example_calls("agent-104", "notice", statuses=("partial",))
-    assert examples[0]["wording"]["dropped"] == ["training"]
 
     exact = dataclasses.replace(WORDING, fidelity=1.0, dropped=(), substituted=(), added=())
     store.save_rescore(run_id=2, call_id="c123", script=make_script(), score=SCORE, matcher_version="v2",
@@ -328,6 +352,12 @@ def test_wording_diff_round_trips_through_save_rescore_and_export(store):
     (item,) = store.export_calls()[0]["items"]
     assert item["wording"] == {"fidelity": 1.0, "approved": WORDING.approved, "dropped": [], "substituted": [],
                                "added": []}
+    current, earlier = store.score_history("c123")
+    assert [i["status"] for i in current["items"]] == ["met"]
+    assert [i["status"] for i in earlier["items"]] == ["met", "violated", "partial"]
+    kept = store.db.execute("SELECT wording FROM item_results WHERE score_id = ? AND item_id = 'notice'",
+                            [earlier["id"]]).fetchone()[0]
+    assert '"fidelity": 0.83' in kept  # the earlier verdict keeps its wording diff
 
 
 def test_one_call_and_its_transcript(store):
@@ -362,7 +392,8 @@ def test_save_call_round_trip(store):
         duration_s=84.2,
     )
     assert store.call_state("nope") is None
-    assert store.script_source("c" * 64) == "id: energy-inbound\nversion: '3'\n"
+    source = store.db.execute("SELECT source FROM scripts WHERE content_hash = ?", ["c" * 64]).fetchone()[0]
+    assert source == "id: energy-inbound\nversion: '3'\n"  # the exact YAML a score rests on
     recording = next(store.db.query("SELECT sha256, size, duration_s, source_channels FROM recordings"))
     assert recording == {"sha256": SHA, "size": 123456, "duration_s": 84.2, "source_channels": 2}
 
@@ -385,10 +416,11 @@ def test_same_transcript_key_saved_again_is_replaced_in_place(store):
     assert store.find_transcript(SHA, channels="agent-left", options_key=changed.options.key())[1] == changed
 
 
-def test_saving_a_call_again_replaces_it(store):
+def test_saving_a_call_again_replaces_it_and_keeps_the_old_score(store):
     save(store)
     save(store, make_call(agent_name="Thomas"), results=make_results("partial")[:1])
-    assert count(store, "calls") == 1 and count(store, "scores") == 1
+    assert count(store, "calls") == 1 and count(store, "scores") == 2
+    assert [h["current"] for h in store.score_history("c123")] == [True, False]
     (row,) = store.export_calls()
     assert row["agent_name"] == "Thomas"
     assert [i["status"] for i in row["items"]] == ["partial"]
@@ -458,11 +490,12 @@ def test_export_filters(store):
     assert len(store.export_calls(script_id="energy-inbound")) == 2
 
 
-def test_rescore_replaces_results(store):
+def test_rescore_adds_a_current_score_and_keeps_history(store):
     save(store)
-    call, transcript, transcript_id = next(store.calls_for_rescore())
+    call, transcript, used_script_id = next(store.calls_for_rescore())
     assert call == make_call()
     assert transcript == make_transcript()
+    assert used_script_id == "energy-inbound"
     new_script = make_script(version="4", content_hash="d" * 64)
     run_id = store.start_run(command="qa rescore", drop_dir=None, options={}, versions={})
     store.save_rescore(
@@ -479,7 +512,13 @@ def test_rescore_replaces_results(store):
     assert [(i["item_id"], i["status"]) for i in row["items"]] == [("greeting", "missed")]
     assert row["model_id"] == "tiny.en@sha256:1234"  # still the transcript's model
     assert row["run_id"] == run_id
-    assert count(store, "item_results") == 1 and count(store, "scripts") == 2
+    assert count(store, "scripts") == 2
+    new, old = store.score_history("c123")
+    assert (new["current"], new["script_version"], new["run_id"]) == (True, "4", run_id)
+    assert [i["status"] for i in new["items"]] == ["missed"]
+    assert (old["current"], old["script_version"]) == (False, "3")
+    assert [i["status"] for i in old["items"]] == [r.status for r in make_results()]
+    assert len(store.export_calls()[0]["items"]) == 1  # exports read the current score only
     state = store.call_state("c123")
     assert (state.script_hash, state.matcher_version) == ("d" * 64, "match.v2")
     with pytest.raises(StoreError, match="no stored call 'ghost'"):
@@ -577,6 +616,43 @@ def test_failures_stored_superseded_and_cleared(store):
     assert len(store.failures(include_resolved=True)) == 3
 
 
+def test_the_same_file_failing_the_same_way_is_not_a_new_failure(store):
+    first = store.save_failure(run_id=1, file="a.mp3", call_id="a", stage="decode", reason="not audio",
+                               fingerprint="f1")
+    again = store.save_failure(run_id=2, file="a.mp3", call_id="a", stage="decode", reason="not audio",
+                               fingerprint="f1")
+    assert (first, again) == (True, False)
+    (row,) = store.failures()
+    assert (row["run_id"], row["last_run_id"]) == (1, 2)
+    assert [f["id"] for f in store.failures(run_id=2)] == [row["id"]]  # run 2 saw it
+    # changed bytes, or another reason: new
+    assert store.save_failure(run_id=3, file="a.mp3", call_id="a", stage="decode", reason="not audio",
+                              fingerprint="f2") is True
+    assert store.save_failure(run_id=4, file="a.mp3", call_id="a", stage="decode", reason="truncated",
+                              fingerprint="f2") is True
+    assert [f["reason"] for f in store.failures()] == ["truncated"]
+
+
+def test_acknowledged_failures_stay_quiet_and_retried_ones_are_reported_again(store):
+    store.save_failure(run_id=1, file="a.mp3", call_id="a", stage="decode", reason="not audio", fingerprint="f1")
+    store.save_failure(run_id=1, file="b.mp3", call_id="b", stage="decode", reason="empty", fingerprint="f2")
+    a, b = store.failures()
+    assert [r["id"] for r in store.close_failures([a["id"]], resolution="acknowledged")] == [a["id"]]
+    assert [f["file"] for f in store.failures()] == ["b.mp3"]
+    assert store.save_failure(run_id=2, file="a.mp3", call_id="a", stage="decode", reason="not audio",
+                              fingerprint="f1") is False  # acknowledged: same failure, not news
+    assert [f["file"] for f in store.failures()] == ["b.mp3"]
+    store.close_failures(None, resolution="retry")
+    assert store.failures() == []
+    assert store.save_failure(run_id=3, file="b.mp3", call_id="b", stage="decode", reason="empty",
+                              fingerprint="f2") is True  # retried: reported afresh
+    with pytest.raises(ReportError, match="no open failure with id 999"):
+        store.close_failures([999], resolution="acknowledged")
+    save(store, make_call("a", file="a.mp3"))  # a.mp3 now works: its acknowledged failure is closed too
+    assert store.save_failure(run_id=4, file="a.mp3", call_id="a", stage="decode", reason="not audio",
+                              fingerprint="f1") is True
+
+
 def test_a_script_that_loads_again_is_no_longer_failing(store):
     store.save_failure(run_id=1, file="scripts/energy.yaml", call_id=None, stage="script", reason="bad key")
     store.save_script(make_script())  # its path is scripts/energy.yaml
@@ -586,31 +662,6 @@ def test_a_script_that_loads_again_is_no_longer_failing(store):
 
 
 # --------------------------------------------------------------------------- reports and search
-
-
-def test_item_stats_examples_and_agents(store):
-    save(store)
-    save(store, make_call("c124", started_at="2026-11-03T10:00:00Z"), sha="cd" * 32,
-         results=make_results("missed"))
-    save(store, make_call("c300", agent_id="agent-9", team="other"), sha="ef" * 32, results=make_results("partial"))
-    assert store.agent_exists("agent-104") and not store.agent_exists("agent-1")
-    stats = store.item_stats(agent_id="agent-104")
-    assert stats == [
-        {"script_id": "energy-inbound", "item_id": "greeting", "kind": "required", "section": "opening",
-         "critical": False, "weight": 10.0, "calls": 2, "met": 1, "partial": 0, "missed": 1,
-         "not_applicable": 0, "violated": 0, "late": 2, "out_of_order": 0},
-        {"script_id": "energy-inbound", "item_id": "threat", "kind": "prohibited", "section": None,
-         "critical": True, "weight": 25.0, "calls": 2, "met": 0, "partial": 0, "missed": 0,
-         "not_applicable": 0, "violated": 2, "late": 0, "out_of_order": 0},
-    ]
-    assert store.item_stats(team="other")[0]["partial"] == 1
-    assert store.item_stats()[0]["calls"] == 3
-    examples = store.example_calls("agent-104", "greeting", statuses=("missed", "partial"))
-    assert [(e["call_id"], e["status"]) for e in examples] == [("c124", "missed")]
-    assert set(examples[0]) >= {"call_id", "file", "started_at", "status", "start_s", "end_s", "evidence", "detail"}
-    both = store.example_calls("agent-104", "greeting", statuses=("met", "missed"), limit=1)
-    assert [e["call_id"] for e in both] == ["c124"]  # most recent first
-    assert [a["agent_id"] for a in store.agents()] == ["agent-104", "agent-9"]
 
 
 def test_search(store):
@@ -626,10 +677,23 @@ def test_search(store):
 # --------------------------------------------------------------------------- lock
 
 
-def test_lock_is_a_no_op_in_memory(store):
+def test_lock_is_a_no_op_in_memory(store, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     with store.lock():
-        with store.lock():
-            pass
+        with store.lock():  # nothing to hold: nesting works and no lock file is made
+            store.start_run(command="qa run", drop_dir=None, options={}, versions={})
+    assert list(tmp_path.iterdir()) == [] and store.path is None
+    assert store.runs()[0]["status"] == "running"
+
+
+def test_database_wal_shm_and_lock_are_owner_only(tmp_path):
+    path = tmp_path / "qa.db"
+    store = Store.open(path)
+    with store.lock():
+        store.start_run(command="qa run", drop_dir=None, options={}, versions={})
+        files = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    store.close()
+    assert files == {"qa.db": 0o600, "qa.db-wal": 0o600, "qa.db-shm": 0o600, "qa.db.lock": 0o600}
 
 
 HOLDER = """

@@ -52,6 +52,7 @@ __all__ = [
     "decide",
     "match_call",
     "prepare_speech",
+    "resolved_options",
     "wording_diff",
 ]
 
@@ -349,6 +350,14 @@ def _trim(speech: Speech, a: int, b: int, keys: Sequence[str]) -> tuple[int, int
     if s >= e or not any(speech.tokens[i].key in own for i in range(s, e)):
         return a, b
     return s, e
+
+
+def resolved_options(options: MatchOptions = MatchOptions(), combiner: Combiner | None = None) -> MatchOptions:
+    """The options with every threshold left to the combiner filled in: what a verdict was decided with."""
+    combiner = combiner or load_combiner()
+    names = {"met_threshold": "met", "partial_threshold": "said", "trigger_threshold": "trigger",
+             "prohibited_threshold": "prohibited"}
+    return replace(options, **{k: combiner.model(m).threshold for k, m in names.items() if getattr(options, k) is None})
 
 
 def decide(ev: CallEvidence, *, combiner: Combiner | None = None,

@@ -1,0 +1,66 @@
+"""Row helpers shared by the store's modules: timestamps, JSON columns, row → dataclass."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from ..datatypes import CallInfo, TranscriptionOptions, WordingDiff
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def decode(row: dict, columns: tuple[str, ...]) -> dict:
+    for column in columns:
+        if row.get(column) is not None:
+            row[column] = json.loads(row[column])
+    return row
+
+
+def wording_dict(diff: WordingDiff) -> dict:
+    """A WordingDiff as stored and exported: substituted pairs become two-element lists."""
+    return {
+        "fidelity": diff.fidelity,
+        "approved": diff.approved,
+        "dropped": list(diff.dropped),
+        "substituted": [list(pair) for pair in diff.substituted],
+        "added": list(diff.added),
+    }
+
+
+def transcription_options(data: dict) -> TranscriptionOptions:
+    known = {f.name for f in dataclasses.fields(TranscriptionOptions)}
+    return TranscriptionOptions(**{k: v for k, v in data.items() if k in known})
+
+
+def call_info(row: dict) -> CallInfo:
+    return CallInfo(
+        path=row["path"] or "",
+        file=row["file"],
+        call_id=row["call_id"],
+        agent_id=row["agent_id"],
+        agent_name=row["agent_name"],
+        team=row["team"],
+        script_id=row["script_id"],
+        started_at=row["started_at"],
+        channels=row["channels"],
+        metadata=tuple(json.loads(row["metadata"]).items()),
+    )
+
+
+def filters(**values: str | None) -> tuple[str, list[str]]:
+    columns = {"agent_id": "c.agent_id", "team": "c.team", "script_id": "s.script_id", "call_id": "c.call_id"}
+    clauses, params = ["1"], []
+    for name, value in values.items():
+        if value is not None:
+            clauses.append(f"{columns[name]} = ?")
+            params.append(value)
+    return " AND ".join(clauses), params
