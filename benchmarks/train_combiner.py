@@ -289,7 +289,8 @@ def fit_combiner(cases: list[CallCase], trained_on: str) -> Combiner:
                                                                              y.astype(bool), metric="accuracy")})
         models["said" + suffix], models["met" + suffix] = said, met
         for kind in ("trigger", "prohibited"):
-            lf = tuple(f for f in LINE_FEATURES + (("answered",) if kind == "trigger" else ()) if f not in drop)
+            extra = ("answered",) if kind == "trigger" else ()
+            lf = tuple(f for f in LINE_FEATURES + extra if f not in drop)
             m = None
             for _round in range(2):  # pick units by meaning/wording first, then by the model itself
                 x, y = line_rows(cases, kind, m, lf, said=(rank, said))

@@ -198,6 +198,8 @@ class MatchOptions:
     trigger_threshold: float | None = None  # P(the customer said a conditional item's trigger)
     prohibited_threshold: float | None = None  # P(the agent said a prohibited line)
     late_grace_s: float = 0.0  # seconds allowed past within_seconds before "late"
+    # a decision within this many log-odds of its threshold is borderline: flagged low_confidence
+    borderline_logit: float = 1.0
 
     def as_dict(self) -> dict[str, float | None]:
         return dict(self.__dict__)

@@ -53,8 +53,11 @@ def one(results: list[ItemResult], item_id: str) -> ItemResult:
 GREETING = item("greeting", "Thank you for calling {company}, my name is {agent_name}.", weight=10, critical=True)
 
 
-def test_version_is_set() -> None:
-    assert MATCHER_VERSION.startswith("hybrid-")
+def test_recorded_version_carries_the_fingerprint() -> None:
+    from qa_analyser.fingerprint import matcher_fingerprint
+    from qa_analyser.pipeline import matcher_version
+
+    assert matcher_version() == f"{MATCHER_VERSION}+{matcher_fingerprint()[:16]}"
 
 
 def test_exact_wording_is_met_with_evidence() -> None:

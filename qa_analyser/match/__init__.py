@@ -38,7 +38,7 @@ from .combiner import Combiner, LogisticModel, load_combiner
 from .diff import describe_diff, verbatim_diff, wording_diff
 from .features import COL, FEATURES, Encoder, LineSignals, _UnitTable, line_signals
 from .flags import flag_low_confidence, flag_order
-from .negation import Parser, negated_after, negated_before, negation_in_words, quoted, spacy_parser
+from .negation import Parser, negated_after, negated_before, negators_in_words, quoted, spacy_parser
 from .speech import MONO_DETAIL, NEGATORS_BY_LANGUAGE, STOPWORDS, Speech, prepare_speech
 
 __all__ = [
@@ -66,6 +66,11 @@ _CLAIM_FLOOR = 0.05  # units below this probability never claim
 _NEGATION_CHECK = 0.45  # units whose meaning or wording is this close get their negation read
 _PHRASE_MIN_CONTENT = 2  # a unit needs this many content words to say a trigger or prohibited phrase
 TOO_SHORT = "too short to say it"
+_ALIGNED = 0.6  # wording fidelity above which a line's own words (not its whole clause) are its evidence
+
+ASKED = "asked as a question where the line states it"
+_MODALS = frozenset({"can", "could", "would", "will", "may", "shall", "do", "please"})
+_PERSONS = frozenset({"you", "i", "we"})
 
 
 @dataclass
@@ -114,14 +119,16 @@ class _Negation:
         self.units: dict[tuple[int, int, int], tuple] = {}
         self.lines: dict[str, bool] = {}
 
-    def _line_negated(self, text: str) -> bool:
+    def _line_negations(self, text: str) -> int:
+        """How many negations rule the line as a whole (two cancel out)."""
         if text not in self.lines:
             words = text.split()
             if self.parser is not None:
-                self.lines[text] = negation_in_words(self.parser(words), range(len(words))) is not None
+                self.lines[text] = len(negators_in_words(self.parser(words), range(len(words))))
             else:
                 negators = NEGATORS_BY_LANGUAGE["en"]
-                self.lines[text] = any(w.lower().strip(".,!?") in negators or w.lower().endswith("n't") for w in words)
+                self.lines[text] = sum(1 for w in words if w.lower().strip(".,!?") in negators
+                                       or w.lower().endswith("n't"))
         return self.lines[text]
 
     def flipped(self, speech: Speech, unit: tuple[int, int], line_text: str, line_keys: Sequence[str],
@@ -139,7 +146,7 @@ class _Negation:
                                    {s: n for n, s in enumerate(sources)})
             parse, pos = self.units[key]
             words = sorted({pos[speech.tokens[i].source] for i in range(*region)})
-            negator = negation_in_words(parse, words)  # type: ignore[arg-type]
+            found = negators_in_words(parse, words)  # type: ignore[arg-type]
         else:
             negators = NEGATORS_BY_LANGUAGE.get(speech.language, NEGATORS_BY_LANGUAGE["en"])
             line_words = {t.text for t in normalize_words(line_text.split(), language=speech.language)}
@@ -147,16 +154,24 @@ class _Negation:
                        or next((t.text for t in speech.tokens[region[0]:region[1]]
                                 if t.text in negators and t.text not in line_words), None)
                        or negated_after(speech, region[1], int(speech.turn_end[a])))
+            found = [negator] if negator else []
         # An inserted negation flips the meaning. A script line that holds a negation of its own ("we
         # will never ask for your PIN") is judged on its words, since most of its units hold only part
         # of it; a short phrase (a trigger, a prohibited line) is checked both ways: "it is working"
         # does not say "not working since".
-        line_negated = self._line_negated(line_text)
-        if negator is not None and not line_negated and not _slip(speech, a, b, line_text, negator):
-            return negator
-        if both_ways and negator is None and line_negated:
-            return "the line's negation was not said"
+        line_negations = self._line_negations(line_text) if self.parser is not None else 0
+        if found and not line_negations and not _slip(speech, a, b, line_text, found[0]):
+            return found[0]
+        if both_ways and line_negations and len(found) % 2 != line_negations % 2:
+            return "+".join(found) if found else "the line's negation was not said"
         return None
+
+
+def _request(speech: Speech, a: int) -> bool:
+    """A question that asks the listener to do something ("could you confirm ...", "may I have ...")
+    states the line as much as an imperative does; "is this call recorded?" asks about it instead."""
+    head = [t.text for t in speech.tokens[a : a + 3]]
+    return any(w in _MODALS and nxt in _PERSONS for w, nxt in zip(head, head[1:]))
 
 
 def _slip(speech: Speech, a: int, b: int, line_text: str, negator: str) -> bool:
@@ -269,6 +284,13 @@ def analyse_call(transcript: Transcript, script: Script, *, agent_name: str | No
         sig = signals(item.speaker, item.wordings)
         ev = ItemEvidence(item, key_of(item.speaker), sig)
         ev.negated = flips(item.speaker, sig, lambda w: " ".join(w.texts))
+        if sig is not None and key_of(item.speaker) is None and mono:
+            # unattributed speech: a question about a stated line is most likely the customer asking
+            speech = speeches[key_of(item.speaker)]
+            for u, (a, b) in enumerate(sig.units):
+                w = sig.wordings[int(sig.wording[u])]
+                if u not in ev.negated and speech.question[b - 1] and not w.question and not _request(speech, a):
+                    ev.negated[u] = ASKED
         # each trigger phrase, and all of them as one text: together they say what the condition is
         # about better than any short phrase alone ("my wallet went missing" / "card was stolen, that
         # wasn't me, I don't recognise that")
@@ -295,8 +317,11 @@ def analyse_call(transcript: Transcript, script: Script, *, agent_name: str | No
             rev.phrases.append((phrase, psig))
             for u, why in flips(rule.speaker, psig, lambda w, p=phrase: p, phrase=True).items():
                 rev.excluded[(k, u)] = why if why == TOO_SHORT else f"negated mention ({why!r})"
-            for u, (a, _b) in enumerate(psig.units):
-                if (k, u) not in rev.excluded and speech.question[a] and quoted(speech, a):
+            for u, (a, b) in enumerate(psig.units):
+                if (k, u) in rev.excluded or not speech.question[a]:
+                    continue
+                start = _aligned_region(speech, a, b, psig.wordings[0].keys)[0]
+                if quoted(speech, start, a):
                     rev.excluded[(k, u)] = "quoted in a question"
         rules.append(rev)
     return CallEvidence(transcript, script, mono, language, agent_name, known_name, semantic, speeches, items, rules)
@@ -339,17 +364,30 @@ def answered_p(ie: ItemEvidence, rank: LogisticModel, said: LogisticModel) -> fl
     return 0.0 if p[u] < 0 else float(said.probability(ie.signals.values[u])[0])
 
 
-def _trim(speech: Speech, a: int, b: int, keys: Sequence[str]) -> tuple[int, int]:
-    """The unit without leading/trailing words the line does not have (evidence = the matched words)."""
+def _trim(speech: Speech, a: int, b: int, keys: Sequence[str], *, keep_end: bool = False) -> tuple[int, int]:
+    """The unit without leading/trailing words the line does not have (evidence = the matched words);
+    `keep_end` keeps the end (an unknown agent name said there)."""
     own = set(keys)
     s, e = a, b
     while s < e - 1 and speech.tokens[s].key not in own:
         s += 1
-    while e - 1 > s and speech.tokens[e - 1].key not in own:
+    while not keep_end and e - 1 > s and speech.tokens[e - 1].key not in own:
         e -= 1
     if s >= e or not any(speech.tokens[i].key in own for i in range(s, e)):
         return a, b
     return s, e
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
+
+
+def _borderline(p: float, threshold: float, what: str, margin: float) -> str | None:
+    """Why a decision is borderline (its probability within `margin` log-odds of its threshold), else None."""
+    if abs(_logit(p) - _logit(threshold)) < margin:
+        return f"borderline decision ({what}: p {p:.2f}, threshold {threshold:.2f})"
+    return None
 
 
 def resolved_options(options: MatchOptions = MatchOptions(), combiner: Combiner | None = None) -> MatchOptions:
@@ -375,6 +413,7 @@ def decide(ev: CallEvidence, *, combiner: Combiner | None = None,
     rule_t = _threshold(rule_m, options.prohibited_threshold)
 
     notes: dict[str, list[str]] = {ie.item.id: [MONO_DETAIL] if ev.mono else [] for ie in ev.items}
+    doubts: dict[str, list[str]] = {ie.item.id: [] for ie in ev.items}
     applicable: dict[str, bool] = {}
     for ie in ev.items:
         if not ie.item.when_customer_says:
@@ -382,6 +421,9 @@ def decide(ev: CallEvidence, *, combiner: Combiner | None = None,
             continue
         best = _best_line(ie.triggers, ie.trigger_negated, trig_m, answered_p(ie, rank_m, said_m))
         customer = ev.speeches.get(None if ev.mono else "customer")
+        doubt = _borderline(best[0] if best else 0.0, trig_t, "trigger", options.borderline_logit)
+        if doubt:
+            doubts[ie.item.id].append(doubt)
         if best is not None and best[0] >= trig_t and customer is not None:
             p, k, u = best
             t0, t1, quote, _ = customer.span(*ie.triggers[k][1].units[u])
@@ -413,19 +455,27 @@ def decide(ev: CallEvidence, *, combiner: Combiner | None = None,
     pairs.sort(key=lambda t: (-t[0], t[1], t[2]))
     claimed: set[int] = set()
     chosen: dict[str, tuple[float, int]] = {}
+    spans: dict[str, tuple[int, int]] = {}
     blocked: dict[str, float] = {}
     for p, n, u in pairs:
         ie = ev.items[n]
         if ie.item.id in chosen:
             continue
         speech = ev.speeches[ie.speaker]
-        a, b = ie.signals.units[u]  # type: ignore[union-attr]
+        sig = ie.signals
+        a, b = sig.units[u]  # type: ignore[union-attr]
+        # a line said word for word inside a longer clause claims only its own words, so the lines
+        # said with it ("hello this is X bank my name is Y how can I help") stay free for their items
+        w = sig.wordings[int(sig.wording[u])]  # type: ignore[union-attr]
+        if sig.values[u, COL["fuzzy"]] >= _ALIGNED and b - a > len(w.keys) + 2:  # type: ignore[union-attr]
+            a, b = _aligned_region(speech, a, b, w.keys)
         ids = speech.span(a, b)[3]
         if sum(1 for i in ids if i in claimed) > _CLAIM_OVERLAP * len(ids):
             blocked.setdefault(ie.item.id, p)
             continue
         q = float(probs[ie.item.id][u])
         chosen[ie.item.id] = (q, u)
+        spans[ie.item.id] = (a, b)
         if q >= said_t:
             claimed.update(ids)
 
@@ -437,30 +487,39 @@ def decide(ev: CallEvidence, *, combiner: Combiner | None = None,
         note = notes[item.id]
         unknown = "unknown" if ev.mono else None
         if not applicable[item.id]:
-            results[item.id] = ItemResult(status="not_applicable", confidence=1.0, detail="; ".join(note),
-                                          speaker=unknown, **base)
+            flags = ("low_confidence",) if doubts[item.id] else ()
+            note.extend(f"low_confidence: {d}" for d in doubts[item.id])
+            results[item.id] = ItemResult(status="not_applicable", confidence=1.0, flags=flags,
+                                          detail="; ".join(note), speaker=unknown, **base)
             continue
         got = chosen.get(item.id)
         if got is None or got[0] < said_t or ie.signals is None:
             best = got[0] if got else float(probs[item.id].max()) if item.id in probs and len(probs[item.id]) else 0.0
             negs = list(ie.negated.values())
             if negs:
-                note.append(f"said with the opposite polarity ({negs[0]!r})")
+                note.append(f"negated ({negs[0]!r})" if negs[0] != ASKED else ASKED)
             if item.id in blocked and blocked[item.id] >= said_t:
                 note.append(f"its best match (p {blocked[item.id]:.2f}) is another item's evidence")
             note.append(f"not found (best p {best:.2f})")
             if not ev.semantic:
                 note.append("fuzzy matching only (no embedding model)")
+            doubt = _borderline(best, said_t, "said", options.borderline_logit)
+            if doubt:
+                doubts[item.id].append(doubt)
+            note.extend(f"low_confidence: {d}" for d in doubts[item.id])
             results[item.id] = ItemResult(status="missed", confidence=round(1 - best, 3), detail="; ".join(note),
-                                          speaker=unknown, **base)
+                                          flags=("low_confidence",) if doubts[item.id] else (), speaker=unknown,
+                                          **base)
             continue
         p, u = got
         sig = ie.signals
         speech = ev.speeches[ie.speaker]
         wording = sig.wordings[int(sig.wording[u])]
-        a, b = _trim(speech, *sig.units[u], wording.keys)
+        a, b = _trim(speech, *spans[item.id], wording.keys,
+                     keep_end=not ev.known_name and "{agent_name}" in item.wordings[wording.index])
         values = sig.values[u]
         flags: list[str] = []
+        doubts[item.id].append(_borderline(p, said_t, "said", options.borderline_logit) or "")
         diff: WordingDiff | None = None
         if item.verbatim:
             diff = verbatim_diff(speech, a, b, wording)
@@ -472,10 +531,14 @@ def decide(ev: CallEvidence, *, combiner: Combiner | None = None,
             p_met = float(met_m.probability(values)[0])
             status = "met" if p_met >= met_t else "partial"
             note.append(f"all of the line said: p {p_met:.2f}")
+            doubts[item.id].append(_borderline(p_met, met_t, "all of it said", options.borderline_logit) or "")
         which = "text" if wording.index == 0 else f"alternative {wording.index}"
         note.insert(1 if ev.mono else 0, f"said: p {p:.2f} (meaning {values[COL['cos']]:.2f}, content "
                                          f"{values[COL['cov']]:.2f}, wording {values[COL['fuzzy']]:.2f}) "
                                          f"with the {which}")
+        for d in filter(None, doubts[item.id]):
+            flags.append("low_confidence")
+            note.append(f"low_confidence: {d}")
         if ev.known_name and "{agent_name}" in item.wordings[wording.index]:
             lo, hi = max(0, a - 2), min(len(speech.tokens), b + 2)
             heard = [t.key for t in speech.tokens[lo:hi]]
@@ -489,7 +552,8 @@ def decide(ev: CallEvidence, *, combiner: Combiner | None = None,
         speaker = "unknown" if ev.mono else speech.words[speech.tokens[a].source].speaker
         if not ev.semantic:
             note.append("fuzzy matching only (no embedding model)")
-        results[item.id] = ItemResult(status=status, confidence=round(p, 3), flags=tuple(flags), start_s=start_s,
+        results[item.id] = ItemResult(status=status, confidence=round(p, 3), flags=tuple(dict.fromkeys(flags)),
+                                      start_s=start_s,
                                       end_s=end_s, evidence=quote, speaker=speaker, detail="; ".join(note),
                                       wording=diff, **base)
     items = [ie.item for ie in ev.items]
@@ -497,20 +561,25 @@ def decide(ev: CallEvidence, *, combiner: Combiner | None = None,
     flag_low_confidence(items, results, ev.transcript, lambda speaker: ev.speeches[
         None if ev.mono or speaker == "any" else speaker])
     out = [results[i.id] for i in items]
-    out.extend(_judge_rule(rev, ev, rule_m, rule_t) for rev in ev.rules)
+    out.extend(_judge_rule(rev, ev, rule_m, rule_t, options) for rev in ev.rules)
     return out
 
 
-def _judge_rule(rev: RuleEvidence, ev: CallEvidence, model: LogisticModel, threshold: float) -> ItemResult:
+def _judge_rule(rev: RuleEvidence, ev: CallEvidence, model: LogisticModel, threshold: float,
+                options: MatchOptions) -> ItemResult:
     rule = rev.rule
     base = dict(item_id=rule.id, section=None, kind="prohibited", weight=rule.weight, critical=rule.critical)
     notes: list[str] = [MONO_DETAIL] if ev.mono else []
     notes.extend(list(dict.fromkeys(f"{why}: {ev.speeches[rev.speaker].span(*rev.phrases[k][1].units[u])[2]!r}"
                                     for (k, u), why in rev.excluded.items() if why != TOO_SHORT))[:3])
     best = _best_line(rev.phrases, rev.excluded, model)
+    doubt = _borderline(best[0] if best else 0.0, threshold, "said", options.borderline_logit)
+    flags = ("low_confidence",) if doubt else ()
+    if doubt:
+        notes.append(f"low_confidence: {doubt}")
     if best is None or best[0] < threshold:
         p = best[0] if best else 0.0
-        return ItemResult(status="met", confidence=round(1 - p, 3), detail="; ".join(notes),
+        return ItemResult(status="met", confidence=round(1 - p, 3), detail="; ".join(notes), flags=flags,
                           speaker="unknown" if ev.mono else None, **base)
     p, k, u = best
     speech = ev.speeches[rev.speaker]
@@ -520,7 +589,7 @@ def _judge_rule(rev: RuleEvidence, ev: CallEvidence, model: LogisticModel, thres
     notes.append(f"phrase {phrase!r}: p {p:.2f} (meaning {v[COL['cos']]:.2f}, wording {v[COL['fuzzy']]:.2f})")
     speaker = "unknown" if ev.mono else speech.words[speech.tokens[sig.units[u][0]].source].speaker
     return ItemResult(status="violated", confidence=round(p, 3), start_s=start_s, end_s=end_s, evidence=quote,
-                      speaker=speaker, detail="; ".join(notes), **base)
+                      speaker=speaker, detail="; ".join(notes), flags=flags, **base)
 
 
 def match_call(transcript: Transcript, script: Script, *, agent_name: str | None = None,

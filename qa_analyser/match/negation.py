@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from .speech import NEGATORS_AFTER, NEGATORS_BY_LANGUAGE, Speech
 
-__all__ = ["Parse", "Parser", "negated_before", "negation_in_words", "quoted", "spacy_parser"]
+__all__ = ["Parse", "Parser", "negated_before", "negation_in_words", "negators_in_words", "quoted", "spacy_parser"]
 
 log = logging.getLogger("qa_analyser")
 
@@ -99,27 +99,37 @@ def _negator_of(parse: Parse, node: int, children: dict[int, list[int]]) -> str 
 
 
 def negation_in_words(parse: Parse, region: Sequence[int]) -> str | None:
-    """The negator that rules the words `region` (indices into the parsed words), else None."""
+    """The negator that rules the words `region` (indices into the parsed words), else None; two
+    negations cancel ("I would never say that is not my problem" says nothing negative of the phrase
+    "that is not my problem": use `negators_in_words` and compare counts)."""
+    found = negators_in_words(parse, region)
+    return found[0] if found else None
+
+
+def negators_in_words(parse: Parse, region: Sequence[int]) -> list[str]:
+    """Every negator on the way from the words `region` up through complement links, nearest first."""
     tokens = [i for i, w in enumerate(parse.word) if w in set(region)]
     if not tokens:
-        return None
+        return []
     inside = set(tokens)
     children: dict[int, list[int]] = {}
     for i, h in enumerate(parse.head):
         if h != i:
             children.setdefault(h, []).append(i)
     heads = [i for i in tokens if parse.head[i] == i or parse.head[i] not in inside]
+    found: list[str] = []
+    seen: set[int] = set()
     for h in heads:
-        node, seen = h, set()
+        node = h
         while node not in seen:
             seen.add(node)
-            found = _negator_of(parse, node, children)
-            if found:
-                return found
+            negator = _negator_of(parse, node, children)
+            if negator:
+                found.append(negator)
             if parse.head[node] == node or parse.dep[node] not in _CLIMB:
                 break
             node = parse.head[node]
-    return None
+    return found
 
 
 def negated_before(speech: Speech, start: int) -> str | None:
@@ -148,12 +158,12 @@ def negated_after(speech: Speech, end: int, turn_end: int) -> str | None:
     return next((t.text for t in speech.tokens[end : min(end + 2, turn_end)] if t.text in after), None)
 
 
-def quoted(speech: Speech, start: int) -> bool:
+def quoted(speech: Speech, start: int, unit_start: int | None = None) -> bool:
     """The phrase sits in a question that reports speech ("did you say ...?", "are you telling me ...?")."""
     if not speech.question[start]:
         return False
     i = start - 1
-    while i >= 0:
+    while i >= 0 and (unit_start is None or i >= unit_start - 8):
         if speech.tokens[i].key in _REPORTING:
             return True
         if speech.tokens[i].clause_start:
