@@ -66,6 +66,7 @@ _CLAIM_FLOOR = 0.05  # units below this probability never claim
 _NEGATION_CHECK = 0.45  # units whose meaning or wording is this close get their negation read
 _PHRASE_MIN_CONTENT = 2  # a unit needs this many content words to say a trigger or prohibited phrase
 TOO_SHORT = "too short to say it"
+_NAME_HEARD = 0.5  # a script name whose best alignment with the unit is below this was not said
 _ALIGNED = 0.6  # wording fidelity above which a line's own words (not its whole clause) are its evidence
 
 ASKED = "asked as a question where the line states it"
@@ -532,6 +533,10 @@ def decide(ev: CallEvidence, *, combiner: Combiner | None = None,
             status = "met" if p_met >= met_t else "partial"
             note.append(f"all of the line said: p {p_met:.2f}")
             doubts[item.id].append(_borderline(p_met, met_t, "all of it said", options.borderline_logit) or "")
+            if status == "met" and values[COL["names"]] < _NAME_HEARD:
+                # the script's names are key content: a line that names another company is partial
+                status = "partial"
+                note.append("key content missing: the script's name (e.g. the company) was not said")
         which = "text" if wording.index == 0 else f"alternative {wording.index}"
         note.insert(1 if ev.mono else 0, f"said: p {p:.2f} (meaning {values[COL['cos']]:.2f}, content "
                                          f"{values[COL['cov']]:.2f}, wording {values[COL['fuzzy']]:.2f}) "

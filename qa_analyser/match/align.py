@@ -115,13 +115,25 @@ def _length_range(m: int) -> range:
     return range(max(1, m // 2), m + max(2, m // 3) + 1)
 
 
+_SOUND_RULES = (("ph", "f"), ("th", "t"), ("ck", "k"), ("gh", "g"), ("wh", "w"), ("kn", "n"), ("h", ""))
+
+
+def _sound_key(word: str) -> str:
+    """A rough phonetic key: digraphs spoken as one sound folded, silent h dropped, doubles collapsed."""
+    key = word[0] + "".join(word[1:]) if word else word
+    for a, b in _SOUND_RULES:
+        key = key[0] + key[1:].replace(a, b) if key else key
+    return re.sub(r"(.)\1+", r"\1", key)
+
+
 def sounds_like(a: str, b: str) -> bool:
-    """Two names heard alike: one letter off for short names ("ben" / "beth"), two for long ones."""
+    """Two names heard alike: the same first letter and at most one sound off ("ben" / "beth"), two for
+    names longer than five letters."""
     if a == b:
         return True
     if min(len(a), len(b)) < 2 or a[0] != b[0]:
         return False
-    return Levenshtein.distance(a, b) <= (1 if max(len(a), len(b)) <= 5 else 2)
+    return Levenshtein.distance(_sound_key(a), _sound_key(b)) <= (1 if max(len(a), len(b)) <= 5 else 2)
 
 
 def presence(speech: Speech, keys: Sequence[str], *, by_sound: Sequence[str] = ()) -> np.ndarray:

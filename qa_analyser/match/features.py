@@ -15,6 +15,9 @@ on, this module computes:
 - ``length``: log of the unit's content words over the line's;
 - ``question``: the unit asks where the line states;
 - ``numbers``: the share of the line's numbers heard as values (numbers.py);
+- ``names``: how well the line's names (variable values such as the company) were heard in the unit:
+  for the worst-heard name, its best partial alignment with the unit's words (so "mark profarmsy" still
+  sounds like "Larkspur Pharmacy", while "Northwind Gas" does not sound like "Brightwater Energy");
 - ``answered`` (triggers only, filled in by the decision): how surely the agent then said the
   conditional item's line, since an agent's response corroborates what the customer said.
 
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from ..normalize import normalize_words
+from ..normalize import normalize_text, normalize_words
 from .align import Wording, content_share, presence, wordings
 from .numbers import number_runs
 from .speech import STOPWORDS, STOPWORDS_BY_LANGUAGE, Speech
@@ -38,7 +41,7 @@ from .speech import STOPWORDS, STOPWORDS_BY_LANGUAGE, Speech
 __all__ = ["FEATURES", "LineSignals", "Encoder", "line_signals", "split_parts"]
 
 # the order of the columns of LineSignals.values
-FEATURES = ("cos", "cov", "part_cov", "fuzzy", "foreign", "length", "question", "numbers", "answered")
+FEATURES = ("cos", "cov", "part_cov", "fuzzy", "foreign", "length", "question", "numbers", "answered", "names")
 COL = {name: i for i, name in enumerate(FEATURES)}
 
 Encoder = Callable[[Sequence[str]], "np.ndarray | None"]
@@ -132,6 +135,17 @@ def line_signals(table: _UnitTable, texts: Sequence[str], *, variables: dict[str
         for u, ck in enumerate(table.content_keys):
             values[j, u, COL["foreign"]] = sum(1 for k in ck if k not in own) / len(ck) if ck else 0.0
             values[j, u, COL["length"]] = np.log((len(ck) + 1) / (n_line + 1))
+        line_names = [v for name, v in variables.items() if any(
+            f"{{{name}}}" in t for t in texts[w.index : w.index + 1])]
+        if line_names:
+            heard = np.ones(n_units, dtype=np.float32)
+            for value in line_names:
+                said = normalize_text(value, speech.language)
+                heard = np.minimum(heard, process.cdist([said], table.texts, scorer=fuzz.partial_ratio,
+                                                        dtype=np.float32, workers=1)[0] / 100.0)
+            values[j, :, COL["names"]] = heard
+        else:
+            values[j, :, COL["names"]] = 1.0
         line_numbers = {r.digits for r in number_runs(list(w.texts))}
         if line_numbers:
             values[j, :, COL["numbers"]] = [
