@@ -243,6 +243,7 @@ class CallScore:
     earned: float
     possible: float
     critical_failures: tuple[str, ...] = ()
+    below_pass_mark: bool = False  # the score is under the script's pass_mark
 
 
 # --------------------------------------------------------------------------- ingest
