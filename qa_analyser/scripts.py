@@ -719,7 +719,10 @@ class ScriptSet:
 
     folder: Path
     scripts: dict[str, Script] = field(default_factory=dict)
+    # One error per broken file (the first found, the others summed up in its message): what a run
+    # stores, as the store keeps one open failure per file. `every_error` has each one on its own.
     errors: list[ScriptError] = field(default_factory=list)
+    every_error: list[ScriptError] = field(default_factory=list)
     # Script ids whose file is broken or defined twice, with the error a call using it should get.
     unusable: dict[str, ScriptError] = field(default_factory=dict)
 
@@ -789,6 +792,7 @@ def load_scripts(folder: str | Path) -> ScriptSet:
     found = ScriptSet(folder=folder)
     paths, refused = _script_files(folder)
     found.errors.extend(refused)
+    found.every_error.extend(refused)
     first_file: dict[str, str] = {}
     for path in paths:
         shown = display_path(path)
@@ -796,21 +800,21 @@ def load_scripts(folder: str | Path) -> ScriptSet:
         if errors:
             for e in errors:
                 log.debug("%s", e)
-            found.errors.extend(errors)
+            found.every_error.extend(sorted(errors, key=lambda e: e.line or 0))
+            found.errors.append(_one_error(errors))
             if meant:
-                found.unusable.setdefault(meant, errors[0])
+                found.unusable.setdefault(meant, found.errors[-1])
             continue
         assert script is not None
         if script.id in first_file:
             first = first_file[script.id]
-            found.errors.append(
-                ScriptError(
-                    f"duplicate script id '{script.id}': {first} defines it too; "
-                    "every script file needs its own id",
-                    path=shown,
-                    line=1,
-                )
+            duplicate = ScriptError(
+                f"duplicate script id '{script.id}': {first} defines it too; every script file needs its own id",
+                path=shown,
+                line=1,
             )
+            found.errors.append(duplicate)
+            found.every_error.append(duplicate)
             found.scripts.pop(script.id, None)
             found.unusable[script.id] = ScriptError(
                 f"script id '{script.id}' is defined in both {first} and {shown}; remove or rename one",
@@ -826,6 +830,21 @@ def load_scripts(folder: str | Path) -> ScriptSet:
     return found
 
 
+def _one_error(errors: list[ScriptError]) -> ScriptError:
+    """A file's errors as one: the first found, then the others by line."""
+    if len(errors) == 1:
+        return errors[0]
+
+    def bare(e: ScriptError) -> str:
+        prefix = f"{e.path}:{e.line}: " if e.line is not None else f"{e.path}: "
+        text = str(e)
+        return text[len(prefix):] if text.startswith(prefix) else text
+
+    first, rest = errors[0], sorted(errors[1:], key=lambda e: e.line or 0)
+    more = "; ".join(f"line {e.line}: {bare(e)}" if e.line is not None else bare(e) for e in rest)
+    return ScriptError(f"{bare(first)} (and {len(rest)} more: {more})", path=first.path, line=first.line)
+
+
 def check_scripts(path: str | Path) -> list[ScriptError]:
     """Every error of the scripts in a folder (or of one script file), without a database or
     recordings: what `qa scripts check` prints. Empty when every script is valid.
@@ -839,9 +858,9 @@ def check_scripts(path: str | Path) -> list[ScriptError]:
     if not path.is_dir():
         return check_script(path)
     found = load_scripts(path)
-    if not found.scripts and not found.errors:
+    if not found.scripts and not found.every_error:
         return [ScriptError(
             f"no script files here (a script is a {' or '.join('*' + s for s in SCRIPT_SUFFIXES)} file)",
             path=display_path(path),
         )]
-    return list(found.errors)
+    return list(found.every_error)

@@ -482,7 +482,13 @@ def test_check_scripts_reports_every_file_and_loads_nothing_twice(tmp_path, capl
     # the loader leaves reporting to its caller: nothing at warning level, so nothing printed twice
     assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
     found = load_scripts(folder)
-    assert len(found.errors) == 3 and sorted(found.scripts) == ["good"]
+    assert len(found.every_error) == 3 and sorted(found.scripts) == ["good"]
+    # a run stores one failure per file (the store keeps one open failure per file): all its errors in it
+    assert len(found.errors) == 2
+    combined = next(e for e in found.errors if e.path.endswith("two-errors.yaml"))
+    assert combined.line == 8 and str(combined).startswith(f"{combined.path}:8: unknown key 'weigth'")
+    assert str(combined).endswith("(and 1 more: line 9: speaker of item 'b' must be one of agent, customer, any, "
+                                  "not 'boss')")
     with pytest.raises(ScriptError, match="two-errors.yaml:8"):
         found.pick("two")
 
