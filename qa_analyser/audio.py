@@ -10,7 +10,7 @@ the run stores a failure and goes on):
   channels, as its header declares them;
 * at most `MAX_DURATION_S` (4 hours) long. Decoding stops there, so a file whose header lies
   cannot make the decoder fill memory: a decoded call holds at most 4 h × 16,000 samples × 4 bytes
-  per channel (0.9 GB per channel), plus one block of `_BLOCK_S` seconds while it is decoded;
+  per channel (0.9 GB per channel), written in place as it is decoded;
 * complete: a WAV or FLAC shorter than its header declares, or an Ogg file whose last page is cut
   or does not end the stream, is truncated.
 
@@ -56,7 +56,7 @@ MAX_CHANNELS = 8  # more are mixed down to stereo by ffmpeg; a header declaring 
 # A decoded stream this much shorter than its container declares is treated as truncated.
 _TRUNCATION_TOLERANCE = 0.8
 _MAX_BAD_PACKETS = 10
-_BLOCK_S = 30  # decoded frames are gathered into blocks of this many seconds
+_MARGIN = 10 * SAMPLE_RATE  # samples allowed past a declared duration before the arrays grow
 _HEAD_BYTES = 65536
 
 
@@ -136,7 +136,7 @@ def decode_audio(path: str | os.PathLike[str]) -> AudioData:
                     f"{shown}: the file declares {_hours(declared_s)} of audio; the longest call "
                     f"accepted is {_hours(MAX_DURATION_S)}"
                 )
-            channels, bad = _decode_stream(container, stream, source_channels, shown)
+            channels, bad = _decode_stream(container, stream, source_channels, shown, declared_s)
     except AudioError:
         raise
     except av.FFmpegError as exc:
@@ -193,12 +193,15 @@ def _check_stream(shown: str, codec) -> int:
     return channels or 1  # 0: not known before decoding; the decoded frames say
 
 
-def _decode_stream(container, stream, source_channels: int, shown: str) -> tuple[tuple[np.ndarray, ...], int]:
+def _decode_stream(container, stream, source_channels: int, shown: str,
+                   declared_s: float | None = None) -> tuple[tuple[np.ndarray, ...], int]:
     """Decode and resample every frame to 16 kHz float32; returns (one array per channel, bad packets).
 
-    Memory stays near the size of the result: frames are gathered into blocks of `_BLOCK_S`
-    seconds, and the blocks are copied into the per-channel arrays one at a time, each freed once
-    copied. Decoding stops with an AudioError past MAX_DURATION_S.
+    Frames are written straight into one preallocated array per channel, sized from the declared
+    duration (with a margin) or else for MAX_DURATION_S: pages never written are never resident, so
+    memory follows what was decoded, with no list of pieces to join at the end (that join, and the
+    allocator keeping freed pieces, doubled the peak). A file longer than it declared grows its
+    arrays; past MAX_DURATION_S decoding stops with an AudioError.
     """
     import av
 
@@ -206,37 +209,34 @@ def _decode_stream(container, stream, source_channels: int, shown: str) -> tuple
     out_channels = 1 if layout == "mono" else 2
     resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE)
     limit = MAX_DURATION_S * SAMPLE_RATE
-    block_size = _BLOCK_S * SAMPLE_RATE
-    blocks: list[np.ndarray] = []
-    pending: list[np.ndarray] = []
-    pending_n = total = 0
+    capacity = limit if declared_s is None else min(limit, int(declared_s * 1.05 * SAMPLE_RATE) + _MARGIN)
+    buffers = [np.empty(capacity, dtype=np.float32) for _ in range(out_channels)]
+    total = 0
     bad = 0
 
     def consume(frames) -> None:
-        nonlocal pending_n, total
+        nonlocal total, buffers
         for f in frames:
             arr = f.to_ndarray()
             if arr.ndim == 1:
                 arr = arr.reshape(out_channels, -1)
-            if arr.dtype != np.float32:
-                arr = arr.astype(np.float32)
-            total += arr.shape[1]
-            if total > limit:
+            m = arr.shape[1]
+            if total + m > limit:
                 raise AudioError(
                     f"{shown}: longer than the longest call accepted ({_hours(MAX_DURATION_S)}); "
                     "decoding stopped there"
                 )
-            pending.append(arr)
-            pending_n += arr.shape[1]
-            if pending_n >= block_size:
-                flush()
-
-    def flush() -> None:
-        nonlocal pending_n
-        if pending:
-            blocks.append(np.concatenate(pending, axis=1) if len(pending) > 1 else pending[0])
-            pending.clear()
-            pending_n = 0
+            if total + m > len(buffers[0]):  # longer than declared: grow (rare; copies once)
+                size = min(limit, max(2 * len(buffers[0]), total + m))
+                grown = []
+                for old in buffers:
+                    new = np.empty(size, dtype=np.float32)
+                    new[:total] = old[:total]
+                    grown.append(new)
+                buffers = grown
+            for i in range(out_channels):
+                buffers[i][total : total + m] = arr[i]
+            total += m
 
     for packet in container.demux(stream):
         try:
@@ -249,20 +249,8 @@ def _decode_stream(container, stream, source_channels: int, shown: str) -> tuple
         for frame in frames:
             consume(resampler.resample(frame))
     consume(resampler.resample(None))  # flush
-    flush()
     del resampler
-
-    channels = tuple(np.empty(total, dtype=np.float32) for _ in range(out_channels))
-    pos = 0
-    blocks.reverse()  # pop from the end: each block is freed as soon as it is copied
-    while blocks:
-        block = blocks.pop()
-        m = block.shape[1]
-        for i, channel in enumerate(channels):
-            channel[pos : pos + m] = block[i]
-        pos += m
-        del block
-    return channels, bad
+    return tuple(b[:total] for b in buffers), bad
 
 
 def _declared_duration(container, stream) -> float | None:

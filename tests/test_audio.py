@@ -357,22 +357,22 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
         decode_audio(fifo)
 
 
-def test_decoded_channels_are_exact_and_separate_arrays(tmp_path: Path) -> None:
-    """The block-wise assembly must not drop, repeat or reorder samples across block boundaries."""
+def test_decoded_channels_are_exact_and_separate_arrays(tmp_path: Path, monkeypatch) -> None:
+    """Samples written in place must not be dropped, repeated or reordered, also when a file turns
+    out longer than it declared and the arrays grow."""
     rate = 16000
     left = (np.arange(rate * 3) % 2000 / 4000.0).astype(np.float32)
     right = -left
     p = write_wav(tmp_path / "ramp.wav", [left, right], rate)
-    old = audio_module._BLOCK_S
-    try:
-        audio_module._BLOCK_S = 1  # three blocks and a tail
+    for declared in (None, 0.5):  # unknown: sized for the maximum; 0.5 s: grows twice or more
+        monkeypatch.setattr(audio_module, "_declared_duration", lambda container, stream, d=declared: d)
+        monkeypatch.setattr(audio_module, "_MARGIN", 100)
         audio = decode_audio(p)
-    finally:
-        audio_module._BLOCK_S = old
-    assert len(audio.channels) == 2 and all(c.flags.c_contiguous and c.dtype == np.float32 for c in audio.channels)
-    np.testing.assert_allclose(audio.channels[0], left, atol=1e-4)
-    np.testing.assert_allclose(audio.channels[1], right, atol=1e-4)
-    np.testing.assert_allclose(audio.mono(), 0.0, atol=1e-4)
+        assert len(audio.channels) == 2
+        assert all(c.flags.c_contiguous and c.dtype == np.float32 for c in audio.channels)
+        np.testing.assert_allclose(audio.channels[0], left, atol=1e-4)
+        np.testing.assert_allclose(audio.channels[1], right, atol=1e-4)
+        np.testing.assert_allclose(audio.mono(), 0.0, atol=1e-4)
 
 
 @pytest.mark.parametrize(("frame_s", "hop_s", "n"), [(0.02, 0.01, 16000 * 3 + 7), (0.025, 0.01, 12345), (0.03, 0.03, 999)])
