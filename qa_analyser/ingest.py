@@ -157,7 +157,9 @@ def read_manifest(path: Path) -> Manifest:
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
-        raise ManifestError(f"{shown_path}: the manifest is empty (expected a header line starting with 'file')") from None
+        raise ManifestError(
+            f"{shown_path}: the manifest is empty (expected a header line starting with 'file')"
+        ) from None
     except csv.Error as e:
         raise ManifestError(f"{shown_path}:1: cannot parse the header: {e}") from None
     if header.count("file") != 1:
@@ -401,7 +403,8 @@ def scan_drop_folder(drop_dir: str | Path, *, name_pattern: str | None = None) -
     for file, (line, _row) in manifest.rows.items():
         if file not in present:
             problems.append(Problem(
-                file=file, reason=f"{shown_manifest}:{line}: {file}: listed in the manifest but not found in {shown_root}"))
+                file=file,
+                reason=f"{shown_manifest}:{line}: {file}: listed in the manifest but not found in {shown_root}"))
 
     defaults = default_call_ids([rel for rel, _ in recordings])
     calls: list[CallInfo] = []

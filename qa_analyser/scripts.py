@@ -147,7 +147,8 @@ def _load(path: Path, *, shown: str | None = None) -> tuple[Script | None, list[
     if loader.tag_errors:
         return None, [ScriptError(message, path=shown, line=line) for line, message in loader.tag_errors], None
     if root is None:
-        return None, [ScriptError("the file is empty; a script needs id, version and sections", path=shown, line=1)], None
+        empty = ScriptError("the file is empty; a script needs id, version and sections", path=shown, line=1)
+        return None, [empty], None
     parser = _Parser(shown)
     script = None
     try:
@@ -676,7 +677,8 @@ class _Parser:
                 loop = seen[seen.index(current):]
                 in_loop.update(loop)
                 chain = " → ".join([*seen, current])
-                self.errors.append(self.fail(item_nodes[start][1]["after"][1], f"items' after keys form a loop: {chain}"))
+                node = item_nodes[start][1]["after"][1]
+                self.errors.append(self.fail(node, f"items' after keys form a loop: {chain}"))
 
 
 _SCALARS = yaml.SafeLoader("")  # only its scalar constructors are used (YAML 1.1 ints, floats, bools)

@@ -297,7 +297,8 @@ def test_hostile_wav_headers_name_the_problem(tmp_path: Path, fields: dict, mess
 def test_calls_longer_than_the_maximum_are_refused(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(audio_module, "MAX_DURATION_S", 2)
     p = write_wav(tmp_path / "long.wav", [sine(440, 5.0, 8000)], 8000)
-    with pytest.raises(AudioError, match=r"long\.wav: the file declares 5 s of audio; the longest call accepted is 2 s"):
+    declared = r"long\.wav: the file declares 5 s of audio; the longest call accepted is 2 s"
+    with pytest.raises(AudioError, match=declared):
         decode_audio(p)
     # a file that declares no length (or lies about it) is stopped while decoding
     monkeypatch.setattr(audio_module, "_declared_duration", lambda container, stream: None)
@@ -375,7 +376,9 @@ def test_decoded_channels_are_exact_and_separate_arrays(tmp_path: Path, monkeypa
         np.testing.assert_allclose(audio.mono(), 0.0, atol=1e-4)
 
 
-@pytest.mark.parametrize(("frame_s", "hop_s", "n"), [(0.02, 0.01, 16000 * 3 + 7), (0.025, 0.01, 12345), (0.03, 0.03, 999)])
+@pytest.mark.parametrize(
+    ("frame_s", "hop_s", "n"), [(0.02, 0.01, 16000 * 3 + 7), (0.025, 0.01, 12345), (0.03, 0.03, 999)]
+)
 def test_frame_energy_matches_the_direct_sum(frame_s: float, hop_s: float, n: int) -> None:
     x = np.random.default_rng(1).standard_normal(n).astype(np.float32)
     frame, hop = int(round(frame_s * SAMPLE_RATE)), int(round(hop_s * SAMPLE_RATE))
