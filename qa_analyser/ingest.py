@@ -11,7 +11,8 @@ What the scan does not take:
 * symbolic links that lead outside the drop folder (or nowhere) are not followed: each is a
   problem naming the link, never quoting what it points to. Links inside the folder are followed
   for files; linked folders are not walked (they would list the same recordings twice);
-* anything that is not a regular file (a FIFO named ``x.wav`` would block the decoder);
+* anything that is not a regular file (a FIFO named ``x.wav`` would block the decoder), and
+  recordings larger than MAX_RECORDING_BYTES (they are not even hashed);
 * hidden files and folders (names starting with ".").
 
 File names that are not valid UTF-8 are named with ``\\xNN`` escapes (`paths.display_path`) in
@@ -42,6 +43,9 @@ MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS = ("file", "call_id", "agent_id", "agent_name", "team", "script_id", "started_at", "channels")
 PATTERN_FIELDS = frozenset(MANIFEST_COLUMNS) - {"file"}
 MAX_VALUE_CHARS = 1000  # a manifest value longer than this is not an id, a name or a date
+# A recording larger than this is not read (not even hashed): 4 GiB holds over 4 hours (the longest
+# call accepted, audio.MAX_DURATION_S) of 48 kHz stereo 24-bit PCM.
+MAX_RECORDING_BYTES = 4 << 30
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -343,10 +347,14 @@ def _walk(root: Path) -> tuple[list[tuple[str, str]], list[str], list[Problem]]:
                 else:
                     skipped.append(rel)
                 continue
-            if is_recording:
-                recordings.append((rel, str(full)))
-            else:
+            if not is_recording:
                 skipped.append(rel)
+            elif full.stat().st_size > MAX_RECORDING_BYTES:
+                problems.append(Problem(file=rel, reason=(
+                    f"{rel}: the file is {full.stat().st_size / 2**30:.1f} GiB; a recording may be at most "
+                    f"{MAX_RECORDING_BYTES / 2**30:.0f} GiB (the longest call accepted is 4 hours)")))
+            else:
+                recordings.append((rel, str(full)))
     recordings.sort()
     skipped.sort()
     return recordings, skipped, problems

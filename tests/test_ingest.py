@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from qa_analyser.errors import ConfigError, ManifestError
-from qa_analyser.ingest import default_call_ids, scan_drop_folder, sha256_file
+from qa_analyser.ingest import MAX_RECORDING_BYTES, default_call_ids, scan_drop_folder, sha256_file
 
 
 def touch(root: Path, rel: str, data: bytes = b"x") -> Path:
@@ -269,3 +269,12 @@ def test_separators_csv_does_not_know_do_not_split_rows(tmp_path):
     (tmp_path / "manifest.csv").write_bytes(HEADER.encode() + "a.wav,call-a,ag1,Ann\u2028Lee,t,s,,mono,\r\n".encode())
     folder = scan_drop_folder(tmp_path)
     assert [(c.call_id, c.agent_name) for c in folder.calls] == [("call-a", "Ann\u2028Lee")]
+
+
+def test_recordings_too_large_to_be_a_call_are_not_read(tmp_path):
+    touch(tmp_path, "a.wav")
+    with open(tmp_path / "huge.wav", "wb") as fh:  # sparse: takes no disk space
+        fh.truncate(MAX_RECORDING_BYTES + 1)
+    folder = scan_drop_folder(tmp_path)
+    assert [c.file for c in folder.calls] == ["a.wav"]
+    assert "4.0 GiB; a recording may be at most 4 GiB" in problems_by_file(folder)["huge.wav"]
