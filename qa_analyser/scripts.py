@@ -130,7 +130,14 @@ def _load(path: Path, *, shown: str | None = None) -> tuple[Script | None, list[
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         return None, [ScriptError("not UTF-8 text (save the file as UTF-8)", path=shown, line=line)], None
-    loader = _Loader(source)
+    try:
+        loader = _Loader(source)
+    except yaml.reader.ReaderError as e:  # checked up front, before any parsing
+        line = source[: e.position].count("\n") + 1
+        return None, [ScriptError(
+            f"the file holds a control character (#x{e.character:04x}) that YAML does not allow", path=shown,
+            line=line,
+        )], None
     try:
         root = loader.get_single_node()
     except _TooDeep as e:
@@ -356,7 +363,7 @@ class _Parser:
         return value
 
     def flag(self, node: Node, what: str) -> bool:
-        if not isinstance(node, ScalarNode) or node.tag != _BOOL:
+        if not isinstance(node, ScalarNode) or node.tag != _BOOL or node.value.lower() not in _SCALARS.bool_values:
             raise self.fail(node, f"{what} must be true or false, not {_describe(node)}")
         return bool(_SCALARS.construct_yaml_bool(node))
 

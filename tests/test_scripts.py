@@ -528,3 +528,21 @@ def test_a_file_name_that_is_not_utf8_is_named_safely(tmp_path):
     (error,) = check_scripts(folder)
     assert error.path.endswith("caf\\xe9.yaml")
     str(error).encode("utf-8")  # printable and storable: no surrogate escapes left
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\ufffe"])
+def test_control_characters_are_an_error_with_their_line(tmp_path, char):
+    (error,) = check_script(write(tmp_path, BASE.replace("text: hello", f"text: hel{char}lo")))
+    assert error.line == 7 and "control character" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [("critical: !!bool maybe", "critical of item 'b' must be true or false"),
+     ("weight: !!int heavy", "weight of item 'b' must be a finite number"),
+     ("weight: !!float x", "weight of item 'b' must be a finite number"),
+     ("weight: !!int 0x_", "weight of item 'b' must be a finite number")],
+)
+def test_plain_tags_on_wrong_values_are_errors_not_crashes(tmp_path, value, fragment):
+    (error,) = check_script(write(tmp_path, BASE + f"        {value}\n"))
+    assert error.line == 8 and fragment in str(error), str(error)

@@ -444,6 +444,7 @@ def _scripts(corpus: Corpus) -> None:
     add("too-big.yaml", b"# " + b"x" * (1 << 20) + b"\n", "bytes")
     add("not-utf8.yaml", b"id: latin\nname: caf\xe9\n", "not UTF-8")
     add("empty.yaml", "", "empty")
+    add("nul-byte.yaml", base_of("nul").replace("name: Demo", "name: De\x00mo"), "control character")
     add("binary.yaml", bytes(range(256)), "")
     add("list.yaml", "- a\n- b\n", "must be a mapping")
     laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
