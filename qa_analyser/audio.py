@@ -220,6 +220,8 @@ def _decode_stream(container, stream, source_channels: int, shown: str,
             arr = f.to_ndarray()
             if arr.ndim == 1:
                 arr = arr.reshape(out_channels, -1)
+            if arr.shape[0] != out_channels:  # cannot happen while every frame matches the first
+                raise AudioError(f"{shown}: corrupt audio: the number of channels changes within the stream")
             m = arr.shape[1]
             if total + m > limit:
                 raise AudioError(
@@ -238,6 +240,7 @@ def _decode_stream(container, stream, source_channels: int, shown: str,
                 buffers[i][total : total + m] = arr[i]
             total += m
 
+    first = None  # (rate, channels, sample format) of the first frame: every frame must match it
     for packet in container.demux(stream):
         try:
             frames = packet.decode()
@@ -247,7 +250,14 @@ def _decode_stream(container, stream, source_channels: int, shown: str,
                 break
             continue
         for frame in frames:
+            shape = (frame.sample_rate, frame.layout.nb_channels, frame.format.name)
+            first = first or shape
+            if shape != first:  # a corrupt frame header (an MP3 frame turned mono): skip it as bad
+                bad += 1
+                continue
             consume(resampler.resample(frame))
+        if bad > _MAX_BAD_PACKETS:
+            break
     consume(resampler.resample(None))  # flush
     del resampler
     return tuple(b[:total] for b in buffers), bad

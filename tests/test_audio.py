@@ -385,3 +385,21 @@ def test_frame_energy_matches_the_direct_sum(frame_s: float, hop_s: float, n: in
     n_frames = 1 + (n - frame) // hop
     direct = np.array([np.mean(x[i * hop : i * hop + frame].astype(np.float64) ** 2) for i in range(n_frames)])
     np.testing.assert_allclose(audio_module._frame_energy(x, frame, hop, n_frames), direct, rtol=1e-9)
+
+
+def test_a_frame_that_changes_the_channel_count_is_skipped_as_bad(tmp_path: Path) -> None:
+    """A bit flipped in one MP3 frame header can turn that frame mono inside a stereo stream."""
+    full = encode(tmp_path / "full.mp3", [sine(440, 4.0, 16000), sine(660, 4.0, 16000)], 16000, "libmp3lame",
+                  bit_rate=64000)
+    data = bytearray(full.read_bytes())
+    flipped = 0
+    pos = len(data) // 2
+    while flipped < 2:  # two frame headers past the middle: channel mode 11 (mono)
+        pos = data.index(b"\xff", pos + 1)
+        if data[pos + 1] & 0xE0 == 0xE0 and (data[pos + 1] >> 1) & 3 == 1:  # frame sync, layer III
+            data[pos + 3] |= 0xC0
+            flipped += 1
+    p = tmp_path / "flipped.mp3"
+    p.write_bytes(bytes(data))
+    audio = decode_audio(p)
+    assert len(audio.channels) == 2 and audio.duration_s == pytest.approx(4.0, abs=0.3)
