@@ -162,3 +162,68 @@ def test_recordings_named_in_bytes_that_are_not_utf8_are_analysed(outcome):
     _, summary, _, _, _ = outcome
     status = {o.file: o.status for o in summary.outcomes}
     assert {f: status.get(f) for f in NEEDS_STORE_FIX} == dict.fromkeys(NEEDS_STORE_FIX, "transcribed")
+
+
+def test_mutated_scripts_audio_and_manifests_raise_only_qa_errors(tmp_path):
+    """Seeded mutations (a few hundred of each kind; the same run found a crash in each reader)."""
+    import random
+
+    from qa_analyser.audio import decode_audio
+    from qa_analyser.errors import QAError
+    from qa_analyser.ingest import scan_drop_folder
+    from qa_analyser.scripts import check_script
+
+    rng = random.Random(7)
+    crashes = []
+
+    def mutate(text: str, tokens: list[str], times: int) -> str:
+        for _ in range(rng.randint(1, times)):
+            i = rng.randrange(len(text))
+            text = text[:i] + rng.choice(tokens) + text[i:] if rng.random() < 0.6 else text[:i] + text[i + 8:]
+        return text
+
+    script = (ROOT / "scripts_library" / "energy-inbound.yaml").read_text()
+    yaml_tokens = ["!!bool", "!!int", "!!str", "&a", "*a", "{", "]", ": ", "- ", "\t", "\x00", "'", '"', "|",
+                   "?", "\n", "  ", "---\n", ".inf", "~", "<<: *a", "\u2028"]
+    path = tmp_path / "s.yaml"
+    for _ in range(400):
+        path.write_bytes(mutate(script, yaml_tokens, 4).encode("utf-8", "replace"))
+        try:
+            check_script(path)
+        except Exception as e:  # noqa: BLE001 - anything else is the bug this test looks for
+            crashes.append(f"script: {e!r}")
+
+    sources = [make_hostile.wav_file(tmp_path / "src.wav", seconds=1.0),
+               make_hostile.encoded(tmp_path / "src.mp3", "libmp3lame", seconds=1.0)]
+    for n in range(200):
+        blob = bytearray(rng.choice(sources))
+        for _ in range(rng.randint(1, 8)):
+            blob[rng.randrange(min(len(blob), 300))] = rng.randrange(256)
+        p = tmp_path / f"a{n}.mp3"
+        p.write_bytes(bytes(blob))
+        try:
+            decode_audio(p)
+        except QAError:
+            pass
+        except Exception as e:  # noqa: BLE001
+            crashes.append(f"audio: {e!r}")
+
+    drop = tmp_path / "drop"
+    for name in "abc":
+        make_hostile.write(drop / f"{name}.wav", b"x")
+    manifest = "file,call_id,agent_id,started_at,channels\n" + "".join(
+        f"{name}.wav,c{name},ag,2026-11-02T09:00:00Z,mono\n" for name in "abc")
+    csv_tokens = ['"', ",", "\n", "\r", "\x00", "\u2028", "file", "../", "not-a-date", " "]
+    for _ in range(300):
+        (drop / "manifest.csv").write_bytes(mutate(manifest, csv_tokens, 5).encode("utf-8", "replace"))
+        try:
+            folder = scan_drop_folder(drop)
+        except QAError:
+            continue
+        except Exception as e:  # noqa: BLE001
+            crashes.append(f"manifest: {e!r}")
+            continue
+        analysed = {c.file for c in folder.calls}
+        if analysed & {p.file for p in folder.problems}:
+            crashes.append(f"manifest: a file both analysed and failed: {analysed}")
+    assert not crashes, "\n".join(crashes[:10])
