@@ -36,7 +36,7 @@ from .errors import (
     TranscriptionError,
 )
 from .pipeline import RunOptions, RunSummary, run_drop_folder, start_rescore, start_run
-from .scripts import ScriptSet, load_script, load_scripts
+from .scripts import ScriptSet, check_scripts, load_script, load_scripts
 from .store import Store
 
 __all__ = [
@@ -67,6 +67,7 @@ __all__ = [
     "RunSummary",
     "ScriptSet",
     "Store",
+    "check_scripts",
     "load_script",
     "load_scripts",
     "run_drop_folder",

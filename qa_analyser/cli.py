@@ -533,12 +533,9 @@ def runs(
 
 def _script_errors(folder: Path) -> list:
     """Every error of a scripts folder (the one call to the library, for `qa scripts check`)."""
-    from . import scripts
+    from .scripts import check_scripts
 
-    check = getattr(scripts, "check_scripts", None)
-    if check is not None:
-        return list(check(folder))
-    return list(scripts.load_scripts(folder).errors)
+    return list(check_scripts(folder))
 
 
 @scripts_app.command("check")

@@ -168,6 +168,7 @@ class Script:
     path: str | None = None
     content_hash: str = ""  # sha256 of the file's bytes
     source: str = ""  # the YAML text, stored with results
+    pass_mark: float | None = None  # 0-100: a call scoring below it is not passed
 
     @property
     def items(self) -> tuple[Item, ...]:
@@ -248,6 +249,7 @@ class CallScore:
     earned: float
     possible: float
     critical_failures: tuple[str, ...] = ()
+    below_pass_mark: bool = False  # the score is under the script's pass_mark
 
 
 # --------------------------------------------------------------------------- ingest

@@ -326,7 +326,7 @@ class Run:
                 transcript, results = self._recheck(audio, transcript, script, call, topts)
         if results is None:
             results = self._match(transcript, script, call)
-        score = score_call(results)
+        score = score_call(results, pass_mark=script.pass_mark)
         self.store.save_call(  # also marks earlier failures of this file as resolved
             run_id=self.run_id, call=replace(call, channels=transcript.channels), recording_sha256=sha, size=size,
             source_channels=source_channels, transcript=transcript, transcript_id=transcript_id, script=script,
@@ -578,7 +578,7 @@ class Rescore:
                 try:
                     script = self.scripts.pick(call.script_id, self.options.default_script or used_script_id)
                     results = match_with_roles(transcript, script, call, self.options.match)
-                    score = score_call(results)
+                    score = score_call(results, pass_mark=script.pass_mark)
                     self.store.save_rescore(run_id=self.run_id, call_id=call.call_id, script=script, results=results,
                                             score=score, matcher_version=version,
                                             matcher_options=resolved_options(self.options.match).as_dict())

@@ -8,9 +8,12 @@ The rule (also in README):
   a ``late`` or ``out_of_order`` flag does not change the points (it is reported, not scored);
 * every prohibited rule contributes its weight too: earned when not said (``met``), lost when
   ``violated``;
-* score = 100 × earned / possible (100 when nothing is applicable);
+* score = 100 × earned / possible (100 when nothing weighted is applicable: a conditional
+  item that did not apply takes nothing away). A script whose weights are all 0 is refused when
+  it is loaded (scripts.py), so it cannot score every call 100;
 * ``passed`` is false when any critical item is ``missed`` or any critical prohibited rule is
-  ``violated`` (docs/interfaces.md), whatever the score.
+  ``violated`` (docs/interfaces.md), whatever the score, and when the score is below the script's
+  optional ``pass_mark`` (0-100; ``below_pass_mark`` says so).
 
 Pure: dataclasses in, dataclasses out.
 """
@@ -48,8 +51,8 @@ def is_critical_failure(result: ItemResult) -> bool:
     return result.status == "missed"
 
 
-def score_call(results: Sequence[ItemResult]) -> CallScore:
-    """Weighted score and pass/fail of one call from its item verdicts."""
+def score_call(results: Sequence[ItemResult], *, pass_mark: float | None = None) -> CallScore:
+    """Weighted score and pass/fail of one call from its item verdicts (`pass_mark`: the script's)."""
     earned = possible = 0.0
     for r in results:
         e, p = item_points(r)
@@ -57,7 +60,9 @@ def score_call(results: Sequence[ItemResult]) -> CallScore:
         possible += p
     critical = tuple(r.item_id for r in results if is_critical_failure(r))
     score = 100.0 if possible == 0 else round(100.0 * earned / possible, 1)
-    return CallScore(score=score, passed=not critical, earned=earned, possible=possible, critical_failures=critical)
+    below = pass_mark is not None and score < pass_mark
+    return CallScore(score=score, passed=not critical and not below, earned=earned, possible=possible,
+                     critical_failures=critical, below_pass_mark=below)
 
 
 # --------------------------------------------------------------------------- roll-ups

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import struct
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import qa_analyser.audio as audio_module
 from qa_analyser.audio import SAMPLE_RATE, AudioData, decode_audio, speech_regions
 from qa_analyser.errors import AudioError, QAError
 
@@ -254,3 +257,149 @@ def test_regions_within_bounds_and_sorted() -> None:
 def test_regions_reject_stereo_array() -> None:
     with pytest.raises(ValueError):
         speech_regions(np.zeros((2, 16000), np.float32))
+
+
+# --------------------------------------------------------------------------- hostile headers and bounds
+
+
+def wav_bytes(*, tag: int = 1, channels: int = 1, rate: int = 8000, bits: int = 16, data: bytes = b"\0" * 16000,
+              data_length: int | None = None) -> bytes:
+    """A WAV file written field by field, so its header can say anything."""
+    block = (channels * bits // 8) & 0xFFFF
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, (rate * block) & 0xFFFFFFFF, block, bits)
+    length = len(data) if data_length is None else data_length
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", length) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"rate": 1}, "sample rate of 1 Hz (accepted: 4,000 to 192,000 Hz)"),
+        ({"rate": 0}, "sample rate of 0 Hz"),
+        ({"rate": 1_000_000}, "sample rate of 1,000,000 Hz"),
+        ({"channels": 0}, "declares 0 channels"),
+        ({"channels": 65535}, "declares 65,535 channels (at most 8 accepted)"),
+        ({"tag": 999}, "unsupported or unknown audio encoding (WAV format tag 0x03E7)"),
+        ({"bits": 0}, "declares 0 bits per sample"),
+        ({"tag": 3, "bits": 0}, "declares 0 bits per sample"),
+        ({"tag": 0x1234, "bits": 0}, "unsupported or unknown audio encoding"),
+    ],
+)
+def test_hostile_wav_headers_name_the_problem(tmp_path: Path, fields: dict, message: str) -> None:
+    p = tmp_path / "hostile.wav"
+    p.write_bytes(wav_bytes(**fields))
+    with pytest.raises(AudioError) as info:
+        decode_audio(p)
+    assert str(info.value).startswith(f"{p}: ") and message in str(info.value), str(info.value)
+
+
+def test_calls_longer_than_the_maximum_are_refused(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(audio_module, "MAX_DURATION_S", 2)
+    p = write_wav(tmp_path / "long.wav", [sine(440, 5.0, 8000)], 8000)
+    declared = r"long\.wav: the file declares 5 s of audio; the longest call accepted is 2 s"
+    with pytest.raises(AudioError, match=declared):
+        decode_audio(p)
+    # a file that declares no length (or lies about it) is stopped while decoding
+    monkeypatch.setattr(audio_module, "_declared_duration", lambda container, stream: None)
+    with pytest.raises(AudioError, match=r"long\.wav: longer than the longest call accepted \(2 s\)"):
+        decode_audio(p)
+    monkeypatch.setattr(audio_module, "MAX_DURATION_S", 6)
+    assert decode_audio(p).duration_s == pytest.approx(5.0, abs=0.01)
+
+
+def test_out_of_memory_is_a_clear_audio_error(tmp_path: Path, monkeypatch) -> None:
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 62.5 KiB for an array")
+
+    monkeypatch.setattr(audio_module, "_decode_stream", no_memory)
+    p = write_wav(tmp_path / "fine.wav", [sine(440, 1.0, 8000)], 8000)
+    with pytest.raises(AudioError, match=r"fine\.wav: not enough memory to decode the file") as info:
+        decode_audio(p)
+    assert "Unable to allocate" not in str(info.value)
+
+
+@pytest.mark.parametrize("suffix", [".ogg", ".opus"])
+def test_truncated_ogg_is_rejected_like_other_formats(tmp_path: Path, suffix: str) -> None:
+    rate = 48000
+    full = encode(tmp_path / f"full{suffix}", [sine(440, 6.0, rate), sine(660, 6.0, rate)], rate, "libopus")
+    assert decode_audio(full).duration_s == pytest.approx(6.0, abs=0.1)
+    data = full.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(AudioError, match=rf"cut\{suffix}: truncated audio: the file ends inside an Ogg page"):
+        decode_audio(cut)
+    # cut exactly after a whole page: every page is intact, but the stream never ends
+    last_page = data.rfind(b"OggS")
+    at_page = tmp_path / f"at-page{suffix}"
+    at_page.write_bytes(data[:last_page])
+    with pytest.raises(AudioError, match="end-of-stream flag missing"):
+        decode_audio(at_page)
+
+
+def test_a_name_that_is_not_utf8_is_decoded_and_named_safely(tmp_path: Path) -> None:
+    good = write_wav(tmp_path / "good.wav", [sine(440, 1.0, 8000)], 8000)
+    raw = os.fsencode(tmp_path) + b"/caf\xe9.wav"
+    os.rename(good, raw)
+    assert decode_audio(os.fsdecode(raw)).duration_s == pytest.approx(1.0, abs=0.01)
+    bad = os.fsencode(tmp_path) + b"/bad\xff.wav"
+    with open(bad, "wb") as fh:
+        fh.write(b"not audio")
+    with pytest.raises(AudioError) as info:
+        decode_audio(os.fsdecode(bad))
+    assert "bad\\xff.wav" in str(info.value)
+    str(info.value).encode("utf-8")  # storable: no surrogate escapes
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(AudioError, match=r"pipe\.wav: not a regular file"):
+        decode_audio(fifo)
+
+
+def test_decoded_channels_are_exact_and_separate_arrays(tmp_path: Path, monkeypatch) -> None:
+    """Samples written in place must not be dropped, repeated or reordered, also when a file turns
+    out longer than it declared and the arrays grow."""
+    rate = 16000
+    left = (np.arange(rate * 3) % 2000 / 4000.0).astype(np.float32)
+    right = -left
+    p = write_wav(tmp_path / "ramp.wav", [left, right], rate)
+    for declared in (None, 0.5):  # unknown: sized for the maximum; 0.5 s: grows twice or more
+        monkeypatch.setattr(audio_module, "_declared_duration", lambda container, stream, d=declared: d)
+        monkeypatch.setattr(audio_module, "_MARGIN", 100)
+        audio = decode_audio(p)
+        assert len(audio.channels) == 2
+        assert all(c.flags.c_contiguous and c.dtype == np.float32 for c in audio.channels)
+        np.testing.assert_allclose(audio.channels[0], left, atol=1e-4)
+        np.testing.assert_allclose(audio.channels[1], right, atol=1e-4)
+        np.testing.assert_allclose(audio.mono(), 0.0, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("frame_s", "hop_s", "n"), [(0.02, 0.01, 16000 * 3 + 7), (0.025, 0.01, 12345), (0.03, 0.03, 999)]
+)
+def test_frame_energy_matches_the_direct_sum(frame_s: float, hop_s: float, n: int) -> None:
+    x = np.random.default_rng(1).standard_normal(n).astype(np.float32)
+    frame, hop = int(round(frame_s * SAMPLE_RATE)), int(round(hop_s * SAMPLE_RATE))
+    n_frames = 1 + (n - frame) // hop
+    direct = np.array([np.mean(x[i * hop : i * hop + frame].astype(np.float64) ** 2) for i in range(n_frames)])
+    np.testing.assert_allclose(audio_module._frame_energy(x, frame, hop, n_frames), direct, rtol=1e-9)
+
+
+def test_a_frame_that_changes_the_channel_count_is_skipped_as_bad(tmp_path: Path) -> None:
+    """A bit flipped in one MP3 frame header can turn that frame mono inside a stereo stream."""
+    full = encode(tmp_path / "full.mp3", [sine(440, 4.0, 16000), sine(660, 4.0, 16000)], 16000, "libmp3lame",
+                  bit_rate=64000)
+    data = bytearray(full.read_bytes())
+    flipped = 0
+    pos = len(data) // 2
+    while flipped < 2:  # two frame headers past the middle: channel mode 11 (mono)
+        pos = data.index(b"\xff", pos + 1)
+        if data[pos + 1] & 0xE0 == 0xE0 and (data[pos + 1] >> 1) & 3 == 1:  # frame sync, layer III
+            data[pos + 3] |= 0xC0
+            flipped += 1
+    p = tmp_path / "flipped.mp3"
+    p.write_bytes(bytes(data))
+    audio = decode_audio(p)
+    assert len(audio.channels) == 2 and audio.duration_s == pytest.approx(4.0, abs=0.3)

@@ -14,6 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from qa_analyser.datatypes import Segment, Transcript, TranscriptionOptions, Word
+from qa_analyser.errors import ScriptError
+from qa_analyser.match import match_call
+from qa_analyser.scripts import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 CALLS = FIXTURES / "calls"
@@ -82,8 +87,7 @@ def test_library_script_shape(path):
 
 @pytest.mark.parametrize("path", sorted(LIBRARY.glob("*.yaml")), ids=lambda p: p.name)
 def test_library_script_loads(path):
-    scripts = pytest.importorskip("qa_analyser.scripts")
-    script = scripts.load_script(path)
+    script = load_script(path)
     assert script.id == yaml.safe_load(path.read_text())["id"]
 
 
@@ -206,12 +210,10 @@ def test_bad_scripts_one_valid_and_three_broken():
 
 
 def test_bad_scripts_are_reported_by_the_loader():
-    scripts = pytest.importorskip("qa_analyser.scripts")
-    errors_mod = pytest.importorskip("qa_analyser.errors")
-    assert scripts.load_script(BAD_SCRIPTS / "mini-inbound.yaml").id == "mini-inbound"
+    assert load_script(BAD_SCRIPTS / "mini-inbound.yaml").id == "mini-inbound"
     for name in ("broken-syntax.yaml", "no-text.yaml", "unknown-after.yaml"):
-        with pytest.raises(errors_mod.ScriptError) as info:
-            scripts.load_script(BAD_SCRIPTS / name)
+        with pytest.raises(ScriptError) as info:
+            load_script(BAD_SCRIPTS / name)
         assert name in str(info.value)
 
 
@@ -228,30 +230,27 @@ def test_fixtures_are_small():
 
 def timeline_transcript(path: Path, layout: str):
     """A Transcript that heard every timeline word exactly (times spread evenly per utterance)."""
-    dt = pytest.importorskip("qa_analyser.datatypes")
     segments = []
     for e in json.loads(path.read_text()):
         speaker = "unknown" if layout == "mono" else e["speaker"]
         tokens = e["text"].split()
         step = (e["end_s"] - e["start_s"]) / len(tokens)
-        words = tuple(dt.Word(t, e["start_s"] + i * step, e["start_s"] + (i + 1) * step, 1.0, speaker)
+        words = tuple(Word(t, e["start_s"] + i * step, e["start_s"] + (i + 1) * step, 1.0, speaker)
                       for i, t in enumerate(tokens))
-        segments.append(dt.Segment(e["text"], e["start_s"], e["end_s"], speaker, words))
-    return dt.Transcript(tuple(segments), segments[-1].end + 1.0, layout, dt.TranscriptionOptions())
+        segments.append(Segment(e["text"], e["start_s"], e["end_s"], speaker, words))
+    return Transcript(tuple(segments), segments[-1].end + 1.0, layout, TranscriptionOptions())
 
 
 def test_matcher_reproduces_expected_verdicts_on_perfect_transcripts():
     """expected.json is what the dialogues were written to produce; on transcripts without ASR
     errors the matcher must agree on every item not marked debatable."""
-    match = pytest.importorskip("qa_analyser.match")
-    scripts = pytest.importorskip("qa_analyser.scripts")
-    loaded = {p.stem: scripts.load_script(p) for p in LIBRARY.glob("*.yaml")}
+    loaded = {p.stem: load_script(p) for p in LIBRARY.glob("*.yaml")}
     by_id = {s.id: s for s in loaded.values()}
     disagreements = []
     for call in expected_calls():
         transcript = timeline_transcript(CALLS / f"{Path(call['file']).stem}.timeline.json",
                                          call["channels"])
-        results = match.match_call(transcript, by_id[call["script_id"]],
+        results = match_call(transcript, by_id[call["script_id"]],
                                    agent_name=call["agent_name"])
         for r in results:
             key = f"prohibited:{r.item_id}" if r.kind == "prohibited" else r.item_id

@@ -70,3 +70,17 @@ def test_item_rates_exclude_not_applicable_from_applicable():
     rates = item_rates([call("1", "a", "t", 1, True, [("c", "conditional", "not_applicable")]),
                         call("2", "a", "t", 1, True, [("c", "conditional", "met")])])
     assert rates[0].applicable == 1 and rates[0].not_applicable == 1 and rates[0].compliance == 1.0
+
+
+def test_pass_mark_fails_a_call_scoring_below_it():
+    results = [r("a", "met", weight=58), r("b", "missed", weight=42)]
+    assert score_call(results).passed  # no pass mark: only critical items decide
+    s = score_call(results, pass_mark=70)
+    assert s.score == 58.0 and not s.passed and s.below_pass_mark and s.critical_failures == ()
+    at_mark = score_call(results, pass_mark=58)
+    assert at_mark.passed and not at_mark.below_pass_mark  # "below" is strict
+
+
+def test_pass_mark_and_critical_failures_both_count():
+    s = score_call([r("a", "met", weight=90), r("notice", "missed", weight=10, critical=True)], pass_mark=50)
+    assert s.score == 90.0 and not s.passed and not s.below_pass_mark and s.critical_failures == ("notice",)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..paths import display_path
 from ..datatypes import CallInfo, CallScore, ItemResult, Script, Transcript
 from ..errors import StoreError
 from ._rows import now, to_json, wording_dict
@@ -150,7 +151,7 @@ class WritesMixin:
                 [
                     call.call_id,
                     call.file,
-                    call.path,
+                    display_path(call.path),
                     recording_sha256,
                     transcript_id,
                     call.agent_id,
