@@ -148,14 +148,21 @@ def read_human_csv(text: str, *, source: str) -> HumanLabels:
 
 def verdicts_from_export(calls: Iterable[Mapping]) -> list[AutoVerdict]:
     """Stored verdicts from exported calls (docs/interfaces.md dicts, with their matcher_options)."""
-    defaults = MatchOptions()
+    from .match import resolved_options
+
+    defaults = resolved_options(MatchOptions())
     out = []
     for call in calls:
         options = call.get("matcher_options") or {}
-        met = float(options.get("met_threshold", defaults.met_threshold))
-        partial = float(options.get("partial_threshold", defaults.partial_threshold))
+        met = float(options.get("met_threshold") if options.get("met_threshold") is not None
+                    else defaults.met_threshold)
+        partial = float(options.get("partial_threshold") if options.get("partial_threshold") is not None
+                        else defaults.partial_threshold)
+        # the meaning matcher decides met vs partial with its own model, not by the stored confidence
+        # (which is P(said)): only its said/missed cut can be re-simulated, as for verbatim items
+        learned = str(call.get("matcher_version") or "").startswith("meaning")
         for it in call.get("items", []):
-            verbatim = it.get("wording") is not None or "verbatim" in (it.get("detail") or "")
+            verbatim = learned or it.get("wording") is not None or "verbatim" in (it.get("detail") or "")
             out.append(AutoVerdict(call_id=str(call["call_id"]), item_id=str(it["item_id"]), kind=it["kind"],
                                    status=it["status"], confidence=float(it.get("confidence") or 0.0),
                                    met_threshold=met, partial_threshold=partial, verbatim=verbatim))

