@@ -50,7 +50,7 @@ from qa_analyser.match.combiner import Combiner, LogisticModel  # noqa: E402
 from qa_analyser.match.features import COL  # noqa: E402
 from qa_analyser.match.policy import recover_misattributed, resolve_roles, with_note  # noqa: E402
 
-SAID_FEATURES = ("cos", "cov", "part_cov", "fuzzy", "foreign", "length", "question")
+SAID_FEATURES = ("cos", "cov", "part_cov", "fuzzy", "foreign", "length", "question", "position")
 MET_FEATURES = ("cos", "cov", "part_cov", "fuzzy", "length", "numbers")
 LINE_FEATURES = ("cos", "fuzzy", "cov", "foreign")
 DEFAULT_SETS = [ROOT.parent / "shared/eval/synth-dev", ROOT.parent / "shared/eval/synth-dev2"]

@@ -62,11 +62,13 @@ log = logging.getLogger("qa_analyser")
 MATCHER_VERSION = "meaning-1"
 
 _CLAIM_OVERLAP = 0.5  # a unit may share at most this share of its words with a better item's claim
-_CLAIM_FLOOR = 0.05  # units below this probability never claim
+_CLAIM_FLOOR_LOGIT = -3.0  # units below these log-odds (p 0.05) never claim
 _NEGATION_CHECK = 0.45  # units whose meaning or wording is this close get their negation read
 _PHRASE_MIN_CONTENT = 2  # a unit needs this many content words to say a trigger or prohibited phrase
 TOO_SHORT = "too short to say it"
 _NAME_HEARD = 0.5  # a script name whose best alignment with the unit is below this was not said
+_POSITION_SLACK = 0.0  # share of the call an item may stray from its place in the script without cost
+_LITERAL = 0.95  # wording fidelity at which a prohibited phrase counts as said word for word
 _ALIGNED = 0.6  # wording fidelity above which a line's own words (not its whole clause) are its evidence
 
 ASKED = "asked as a question where the line states it"
@@ -268,8 +270,7 @@ def analyse_call(transcript: Transcript, script: Script, *, agent_name: str | No
             for u, ck in enumerate(tables[key_of(speaker)].content_keys):
                 if len(ck) < _PHRASE_MIN_CONTENT:
                     out[u] = TOO_SHORT
-        close = np.flatnonzero(np.maximum(sig.values[:, COL["cos"]], sig.values[:, COL["fuzzy"]] - 0.3)
-                               >= _NEGATION_CHECK)
+        close = np.flatnonzero(np.maximum(sig.values[:, COL["cos"]], sig.values[:, COL["fuzzy"]]) >= _NEGATION_CHECK)
         for u in close:
             if int(u) in out:
                 continue
@@ -281,8 +282,16 @@ def analyse_call(transcript: Transcript, script: Script, *, agent_name: str | No
         return out
 
     items: list[ItemEvidence] = []
-    for item in script.items:
+    duration = max(transcript.duration_s, max((w.end for s in transcript.segments for w in s.words), default=0.0), 1e-3)
+    for index, item in enumerate(script.items):
         sig = signals(item.speaker, item.wordings)
+        if sig is not None:
+            speech = speeches[key_of(item.speaker)]
+            where = np.array([speech.words[speech.tokens[a].source].start for a, _ in sig.units]) / duration
+            # the item's share of the script, with slack on either side: only a unit far from where
+            # the script puts the item counts against it (a one-item script puts it anywhere)
+            centre, reach = (index + 0.5) / len(script.items), 0.5 / len(script.items) + _POSITION_SLACK
+            sig.values[:, COL["position"]] = np.maximum(0.0, np.abs(where - centre) - reach)
         ev = ItemEvidence(item, key_of(item.speaker), sig)
         ev.negated = flips(item.speaker, sig, lambda w: " ".join(w.texts))
         if sig is not None and key_of(item.speaker) is None and mono:
@@ -318,12 +327,18 @@ def analyse_call(transcript: Transcript, script: Script, *, agent_name: str | No
             rev.phrases.append((phrase, psig))
             for u, why in flips(rule.speaker, psig, lambda w, p=phrase: p, phrase=True).items():
                 rev.excluded[(k, u)] = why if why == TOO_SHORT else f"negated mention ({why!r})"
+            phrase_asks = psig.wordings[0].question
             for u, (a, b) in enumerate(psig.units):
-                if (k, u) in rev.excluded or not speech.question[a]:
+                if (k, u) in rev.excluded or not any(speech.question[a:b]):
                     continue
                 start = _aligned_region(speech, a, b, psig.wordings[0].keys)[0]
+                if not speech.question[start]:
+                    continue
                 if quoted(speech, start, a):
                     rev.excluded[(k, u)] = "quoted in a question"
+                elif not phrase_asks and not _request(speech, a):
+                    # "will my bill go down?" asks; it promises nothing ("can you tell me your PIN?" does ask for it)
+                    rev.excluded[(k, u)] = ASKED
         rules.append(rev)
     return CallEvidence(transcript, script, mono, language, agent_name, known_name, semantic, speeches, items, rules)
 
@@ -363,6 +378,18 @@ def answered_p(ie: ItemEvidence, rank: LogisticModel, said: LogisticModel) -> fl
         p[u] = -1.0
     u = int(np.argmax(p))
     return 0.0 if p[u] < 0 else float(said.probability(ie.signals.values[u])[0])
+
+
+def _take_unknown_name(speech: Speech, end: int, keys: Sequence[str]) -> int:
+    """The evidence's end moved past the name said after it ("... my name is Oluwaseun") when the
+    manifest does not name the agent: the words that lead to the name slot, then one word."""
+    tail = set(keys[-3:])
+    turn_end = int(speech.turn_end[end - 1]) if end > 0 else end
+    last = None
+    for i in range(end, min(turn_end, end + 5)):
+        if speech.tokens[i].key in tail:
+            last = i
+    return min(turn_end, last + 2) if last is not None else end
 
 
 def _trim(speech: Speech, a: int, b: int, keys: Sequence[str], *, keep_end: bool = False) -> tuple[int, int]:
@@ -446,13 +473,14 @@ def decide(ev: CallEvidence, *, combiner: Combiner | None = None,
             continue
         # units are ranked by the unit-level model; whether the item was said is decided on its best
         # unit by the item-level model
-        p = rank_m.probability(ie.signals.values)
-        for u in ie.negated:
-            p[u] = 0.0
+        z = rank_m.log_odds(ie.signals.values)
+        excluded = np.zeros(len(z), dtype=bool)
+        excluded[list(ie.negated)] = True
         said_p = said_m.probability(ie.signals.values)
-        said_p[p == 0.0] = 0.0
+        said_p[excluded] = 0.0
         probs[ie.item.id] = said_p
-        pairs.extend((float(p[u]), n, int(u)) for u in np.flatnonzero(p >= _CLAIM_FLOOR))
+        keep = np.flatnonzero(~excluded & (z >= _CLAIM_FLOOR_LOGIT))
+        pairs.extend((float(z[u]), n, int(u)) for u in keep)
     pairs.sort(key=lambda t: (-t[0], t[1], t[2]))
     claimed: set[int] = set()
     chosen: dict[str, tuple[float, int]] = {}
@@ -516,8 +544,10 @@ def decide(ev: CallEvidence, *, combiner: Combiner | None = None,
         sig = ie.signals
         speech = ev.speeches[ie.speaker]
         wording = sig.wordings[int(sig.wording[u])]
-        a, b = _trim(speech, *spans[item.id], wording.keys,
-                     keep_end=not ev.known_name and "{agent_name}" in item.wordings[wording.index])
+        unknown_name = not ev.known_name and "{agent_name}" in item.wordings[wording.index]
+        a, b = _trim(speech, *spans[item.id], wording.keys, keep_end=unknown_name)
+        if unknown_name:
+            b = _take_unknown_name(speech, b, wording.keys)
         values = sig.values[u]
         flags: list[str] = []
         doubts[item.id].append(_borderline(p, said_t, "said", options.borderline_logit) or "")
@@ -576,8 +606,14 @@ def _judge_rule(rev: RuleEvidence, ev: CallEvidence, model: LogisticModel, thres
     base = dict(item_id=rule.id, section=None, kind="prohibited", weight=rule.weight, critical=rule.critical)
     notes: list[str] = [MONO_DETAIL] if ev.mono else []
     notes.extend(list(dict.fromkeys(f"{why}: {ev.speeches[rev.speaker].span(*rev.phrases[k][1].units[u])[2]!r}"
-                                    for (k, u), why in rev.excluded.items() if why != TOO_SHORT))[:3])
+                                    for (k, u), why in rev.excluded.items() if why not in (TOO_SHORT, ASKED)))[:3])
     best = _best_line(rev.phrases, rev.excluded, model)
+    # a prohibited phrase said word for word (all its words, in order) is said, whatever the model
+    for k, (_phrase, sig) in enumerate(rev.phrases):
+        literal = np.flatnonzero((sig.values[:, COL["fuzzy"]] >= _LITERAL) & (sig.values[:, COL["cov"]] >= 1.0))
+        for u in literal:
+            if (k, int(u)) not in rev.excluded and (best is None or best[0] < threshold):
+                best = (max(threshold, float(model.probability(sig.values[u])[0])), k, int(u))
     doubt = _borderline(best[0] if best else 0.0, threshold, "said", options.borderline_logit)
     flags = ("low_confidence",) if doubt else ()
     if doubt:

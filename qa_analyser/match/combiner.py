@@ -44,13 +44,18 @@ class LogisticModel:
     def columns(self) -> list[int]:
         return [COL[f] for f in self.features]
 
-    def probability(self, values: np.ndarray) -> np.ndarray:
-        """P(positive) for rows of feature values (all FEATURES columns, [n, len(FEATURES)])."""
+    def log_odds(self, values: np.ndarray) -> np.ndarray:
+        """The model's log-odds for rows of feature values (all FEATURES columns, [n, len(FEATURES)]);
+        unlike probabilities they do not saturate, so they also rank near-certain candidates."""
         x = np.asarray(values, dtype=np.float64)
         if x.ndim == 1:
             x = x[None, :]
         z = (x[:, self.columns()] - np.array(self.mean)) / np.array(self.scale)
-        return 1.0 / (1.0 + np.exp(-(z @ np.array(self.coef) + self.intercept)))
+        return z @ np.array(self.coef) + self.intercept
+
+    def probability(self, values: np.ndarray) -> np.ndarray:
+        """P(positive) for rows of feature values (all FEATURES columns, [n, len(FEATURES)])."""
+        return 1.0 / (1.0 + np.exp(-self.log_odds(values)))
 
     def as_dict(self) -> dict:
         return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),

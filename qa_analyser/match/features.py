@@ -18,6 +18,9 @@ on, this module computes:
 - ``names``: how well the line's names (variable values such as the company) were heard in the unit:
   for the worst-heard name, its best partial alignment with the unit's words (so "mark profarmsy" still
   sounds like "Larkspur Pharmacy", while "Northwind Gas" does not sound like "Brightwater Energy");
+- ``position`` (script items, filled in by the analysis): how far the unit's place in the call (0-1) lies
+  outside the item's stretch of the script (its share of the script's items),
+  since scripts run in call order: the greeting opens, the farewell closes;
 - ``answered`` (triggers only, filled in by the decision): how surely the agent then said the
   conditional item's line, since an agent's response corroborates what the customer said.
 
@@ -41,7 +44,8 @@ from .speech import STOPWORDS, STOPWORDS_BY_LANGUAGE, Speech
 __all__ = ["FEATURES", "LineSignals", "Encoder", "line_signals", "split_parts"]
 
 # the order of the columns of LineSignals.values
-FEATURES = ("cos", "cov", "part_cov", "fuzzy", "foreign", "length", "question", "numbers", "answered", "names")
+FEATURES = ("cos", "cov", "part_cov", "fuzzy", "foreign", "length", "question", "numbers", "answered", "names",
+            "position")
 COL = {name: i for i, name in enumerate(FEATURES)}
 
 Encoder = Callable[[Sequence[str]], "np.ndarray | None"]

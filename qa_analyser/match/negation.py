@@ -137,6 +137,8 @@ def negated_before(speech: Speech, start: int) -> str | None:
     clause and _NEGATION_SCOPE tokens ("no" only right before it); French "pas" right after counts
     through `negated_after`."""
     toks = speech.tokens
+    if start < len(toks) and toks[start].clause_start:
+        return None  # the phrase opens its clause: nothing before it in the clause
     negators = NEGATORS_BY_LANGUAGE.get(speech.language, NEGATORS_BY_LANGUAGE["en"])
     i = start - 1
     steps = 0
