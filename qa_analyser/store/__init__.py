@@ -131,27 +131,33 @@ class Store(LedgerMixin, WritesMixin, ReadsMixin):
     def _transaction(self, what: str) -> Iterator[None]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT); rolled back on any exception."""
         conn = self.db.conn
-        if conn.in_transaction:  # nested use: a savepoint inside the outer transaction
+        depth = getattr(self, "_depth", 0)
+        if conn.in_transaction and depth:  # nested use: a savepoint inside the outer transaction
             with self.db.atomic():
                 yield
             return
+        if conn.in_transaction:
+            # left open by a signal that arrived between BEGIN and the block (Ctrl-C, SIGTERM): what it
+            # held was never committed, so roll it back rather than nest this write inside it
+            self.db.rollback()
+        self._depth = 1
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as e:
-            raise StoreError(f"{self.name}: cannot {what}: {e}") from e
-        try:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise StoreError(f"{self.name}: cannot {what}: {e}") from e
             yield
-        except sqlite3.Error as e:
-            self.db.rollback()
-            raise StoreError(f"{self.name}: cannot {what}: {e}") from e
-        except BaseException:
-            self.db.rollback()
-            raise
-        try:
             conn.execute("COMMIT")
         except sqlite3.Error as e:
-            self.db.rollback()
+            if conn.in_transaction:
+                self.db.rollback()
             raise StoreError(f"{self.name}: cannot {what}: {e}") from e
+        except BaseException:
+            if conn.in_transaction:
+                self.db.rollback()
+            raise
+        finally:
+            self._depth = 0
 
     # ----------------------------------------------------------------- run lock
 
