@@ -60,7 +60,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=20)
     args = ap.parse_args()
     transcript, script = build()
-    for label, name in (("agent name known", "Tom"), ("agent name unknown (spaCy names)", None)):
+    for label, name in (("agent name known", "Tom"), ("agent name unknown", None)):
         match_call(transcript, script, agent_name=name)  # warm-up (loads spaCy once)
         times = []
         for _ in range(args.repeat):
