@@ -3,8 +3,9 @@
 
 Usage: python benchmarks/match_bench.py [--repeat 20]
 
-Prints the median and worst time of match_call with a known agent name and with names left to
-spaCy (agent name unknown). Pure matching: no audio, no model.
+Prints the median and worst time of match_call with a known agent name and with it unknown (the
+{agent_name} slot then accepts any name). Pure matching: no audio, no speech model (the sentence
+encoder and the parser run).
 """
 
 from __future__ import annotations
