@@ -445,8 +445,10 @@ def suggest_thresholds(pairs: Sequence[tuple[HumanLabel, AutoVerdict]], *,
         verbatim = [r for r in fixed if r.kind == "verbatim"]
         base += sum(_simulate(r, 1.0, partial) == r.human for r in verbatim)
         said_ok = sum((_simulate(r, 1.0, partial) != "missed") == (r.human != "missed") for r in rows)
-        for met in cuts:
-            if met < partial:
+        # without free rows (every verdict of the meaning matcher) the met cut moves nothing: it is
+        # a different model's threshold, so it stays where it is and is not tied to the said cut
+        for met in cuts if free else [cur_met]:
+            if free and met < partial:
                 continue
             hi = bisect_left(sims, met)
             exact = base + (cum["partial"][hi] - cum["partial"][lo]) + (cum["met"][len(free)] - cum["met"][hi])
@@ -468,7 +470,10 @@ def suggest_thresholds(pairs: Sequence[tuple[HumanLabel, AutoVerdict]], *,
     if held:
         notes.append(f"{held} verdict(s) decided by another rule (name not heard, words claimed by another "
                      "item, bare farewell) are kept as stored")
-    if any(r.kind == "verbatim" for r in rows):
+    if not free:
+        notes.append("met vs partial is the matcher's met model's decision: only the said cut "
+                     "(--partial-threshold) is swept")
+    elif any(r.kind == "verbatim" for r in rows):
         notes.append("verbatim items follow only the partial cut; their met needs --verbatim-threshold")
     if len(current_pairs) > 1:
         notes.append(f"the calls were scored with {len(current_pairs)} different threshold pairs; "

@@ -208,3 +208,17 @@ def test_sweep_holds_rule_decided_verdicts_and_verbatim_met():
 def test_nothing_to_sweep():
     verdicts = [auto("f", "rude", "violated", 0.9, kind="prohibited")]
     assert suggest_thresholds([(human("f", "rude", "violated"), verdicts[0])]) is None
+
+
+def test_learned_verdicts_sweep_only_the_said_cut():
+    """Verdicts of the meaning matcher keep their met/partial boundary; the met threshold is not moved."""
+    calls = [{"call_id": f"c{i}", "matcher_version": "meaning-1+abc",
+              "matcher_options": {"met_threshold": 0.3, "partial_threshold": 0.5},
+              "items": [{"item_id": "x", "kind": "required", "status": status, "confidence": conf}]}
+             for i, (status, conf) in enumerate([("met", 0.9), ("partial", 0.8), ("missed", 0.6), ("met", 0.7)])]
+    autos = verdicts_from_export(calls)
+    assert all(a.verbatim for a in autos)
+    humans = [human(f"c{i}", "x", s) for i, s in enumerate(["met", "partial", "partial", "missed"])]
+    suggestion = suggest_thresholds(list(zip(humans, autos)), min_per_class=1)
+    assert suggestion.suggested.met_threshold == 0.3
+    assert any("only the said cut" in n for n in suggestion.notes)
