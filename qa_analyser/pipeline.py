@@ -37,7 +37,7 @@ from . import __version__
 from .datatypes import CHANNEL_LAYOUTS, CallInfo, CallScore, MatchOptions, Script, Transcript, TranscriptionOptions
 from .errors import ConfigError, ModelError, QAError
 from .match import resolved_options
-from .match.policy import match_with_roles
+from .match.policy import match_with_roles, recheck_improves
 from .ingest import DropFolder, scan_drop_folder, sha256_file
 from .score import SCORING_VERSION, score_call
 from .scripts import ScriptSet, load_scripts
@@ -371,7 +371,6 @@ class Run:
 
         transcriber = self._transcriber_or_load()
         results = self._match(transcript, script, call)
-        rank = {"missed": 0, "partial": 1, "met": 2}
         for res in results:
             if res.kind == "prohibited" or res.status not in ("missed", "partial"):
                 continue
@@ -389,16 +388,13 @@ class Run:
                 if not segments:
                     continue
                 candidate = splice(transcript, segments, start, end, speaker)
-                new = {r.item_id: r for r in self._match(candidate, script, call)}
-                old = {r.item_id: r for r in results}
-                better = rank.get(new[res.item_id].status, 0) > rank.get(res.status, 0)
-                worse = any(rank.get(new[i].status, 3) < rank.get(o.status, 3) or
-                            (o.kind == "prohibited" and new[i].status != o.status) for i, o in old.items())
-                if better and not worse:
+                new = self._match(candidate, script, call)
+                if recheck_improves(results, new, res.item_id):
                     log.info("%s: re-check of %.1f-%.1f s improved %s", call.file, start, end, res.item_id)
-                    transcript, results = candidate, list(new.values())
+                    transcript, results = candidate, new
                     break
         return transcript, results
+
     def _match(self, transcript: Transcript, script: Script, call: CallInfo):
         return match_with_roles(transcript, script, call, self.options.match)
 

@@ -379,3 +379,17 @@ def test_a_model_that_fails_mid_run_stops_the_run_instead_of_failing_every_call(
         run_drop_folder(drop, scripts, store, transcriber=Broken())
     assert store.runs()[-1]["status"] == "failed"
     assert store.failures(include_resolved=True) == [] and store.export_calls() == []
+
+
+def test_a_recheck_is_kept_only_when_it_improves_and_harms_nothing():
+    from qa_analyser.datatypes import ItemResult
+    from qa_analyser.match.policy import recheck_improves
+
+    def res(item, status, kind="required"):
+        return ItemResult(item_id=item, section=None, kind=kind, status=status, confidence=0.9)
+
+    before = [res("a", "missed"), res("b", "met"), res("rude", "met", "prohibited")]
+    assert recheck_improves(before, [res("a", "partial"), res("b", "met"), res("rude", "met", "prohibited")], "a")
+    assert not recheck_improves(before, [res("a", "met"), res("b", "partial"), res("rude", "met", "prohibited")], "a")
+    assert not recheck_improves(before, [res("a", "met"), res("b", "met"), res("rude", "violated", "prohibited")], "a")
+    assert not recheck_improves(before, before, "a")

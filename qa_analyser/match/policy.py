@@ -13,7 +13,9 @@ from dataclasses import replace
 
 from ..datatypes import CallInfo, ItemResult, MatchOptions, Script, Transcript
 
-__all__ = ["match_with_roles", "recover_misattributed", "resolve_roles"]
+__all__ = ["match_with_roles", "recheck_improves", "recover_misattributed", "resolve_roles"]
+
+_RANK = {"missed": 0, "partial": 1, "met": 2}
 
 log = logging.getLogger("qa_analyser")
 
@@ -73,3 +75,15 @@ def recover_misattributed(separated: list[ItemResult], unseparated: list[ItemRes
                                                      "on the wrong side")
         out.append(sep)
     return out
+
+
+def recheck_improves(before: list[ItemResult], after: list[ItemResult], item_id: str) -> bool:
+    """A re-decoded stretch is kept only when it improves this item's verdict and makes no other
+    verdict worse (nor changes any prohibited verdict): a second opinion on the audio may rescue a
+    line the recogniser garbled, never trade one verdict for another."""
+    old = {r.item_id: r for r in before}
+    new = {r.item_id: r for r in after}
+    better = _RANK.get(new[item_id].status, 0) > _RANK.get(old[item_id].status, 0)
+    worse = any(_RANK.get(new[i].status, 3) < _RANK.get(o.status, 3) or
+                (o.kind == "prohibited" and new[i].status != o.status) for i, o in old.items())
+    return better and not worse
