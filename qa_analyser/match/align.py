@@ -25,7 +25,6 @@ log = logging.getLogger("qa_analyser")
 # Variable values and the agent's name matter more for coverage than ordinary words.
 _VARIABLE_WEIGHT = 2.0
 NAME_SLOT = "qaagentnameslot"  # survives normalisation as one token
-_FAREWELL_CUES = frozenset({"bye", "goodbye", "byebye", "farewell"})
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _COVERAGE_MIN_CONTENT = 3  # shorter wordings have too few words for an order-free match
 _COVERAGE_SLACK = 3  # region = wording length + this many tokens
@@ -49,15 +48,12 @@ class Wording:
 class Match:
     """A scored window of speech: tokens [start, end) of a Speech."""
 
-    score: float  # the combined confidence (fuzzy alone when no semantic signal was computed)
+    score: float  # the fuzzy alignment or keyword-coverage score (0-1)
     start: int
     end: int
-    method: str  # "alignment" | "coverage" | "semantic" | "farewell"
+    method: str  # "alignment" | "coverage"
     wording: int = 0
-    fuzzy: float | None = None  # the fuzzy/keyword score of this window (None: not computed)
-    semantic: float | None = None  # cosine similarity to the closest wording (None: not computed)
     texts: tuple[str, ...] = ()  # the wording's normalised words, as compared
-    notes: tuple[str, ...] = ()  # why the score was lowered (negation, question)
 
 
 def _substitute(text: str, variables: dict[str, str], language: str = "en") -> tuple[str, set[str]]:
@@ -228,14 +224,6 @@ def _coverage_matches(speech: Speech, wording: Wording, floor: float, present: n
     return out
 
 
-def _farewell_match(speech: Speech) -> Match | None:
-    """The last bare farewell ("bye", "goodbye") in the speech."""
-    for i in range(len(speech.tokens) - 1, -1, -1):
-        if speech.tokens[i].key in _FAREWELL_CUES:
-            return Match(0.0, i, i + 1, "farewell")
-    return None
-
-
 def best_match(speech: Speech, texts: Sequence[str], *, variables: dict[str, str] | None = None,
                names: Sequence[tuple[str, ...]] = ((),), floor: float = 1.0, coverage: bool = True) -> list[Match]:
     """Candidate matches of any of `texts` in `speech`, best first (always includes the best one)."""
@@ -247,7 +235,7 @@ def best_match(speech: Speech, texts: Sequence[str], *, variables: dict[str, str
         here = _alignment_matches(speech, wording, floor, csum, weights)
         if coverage:
             here += _coverage_matches(speech, wording, floor, present, csum, weights)
-        found.extend(replace(m, fuzzy=m.score, texts=wording.texts) for m in here)
+        found.extend(replace(m, texts=wording.texts) for m in here)
     # ties: the earlier, then the longer window (more of what was said)
     found.sort(key=lambda m: (-m.score, m.start, -(m.end - m.start)))
     return found

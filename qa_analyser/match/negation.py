@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from .speech import NEGATORS_AFTER, NEGATORS_BY_LANGUAGE, Speech
 
-__all__ = ["Parse", "Parser", "negated_before", "negation_in_words", "negators_in_words", "quoted", "spacy_parser"]
+__all__ = ["Parse", "Parser", "negated_after", "negated_before", "negators_in_words", "quoted", "spacy_parser"]
 
 log = logging.getLogger("qa_analyser")
 
@@ -98,16 +98,10 @@ def _negator_of(parse: Parse, node: int, children: dict[int, list[int]]) -> str 
     return None
 
 
-def negation_in_words(parse: Parse, region: Sequence[int]) -> str | None:
-    """The negator that rules the words `region` (indices into the parsed words), else None; two
-    negations cancel ("I would never say that is not my problem" says nothing negative of the phrase
-    "that is not my problem": use `negators_in_words` and compare counts)."""
-    found = negators_in_words(parse, region)
-    return found[0] if found else None
-
-
 def negators_in_words(parse: Parse, region: Sequence[int]) -> list[str]:
-    """Every negator on the way from the words `region` up through complement links, nearest first."""
+    """Every negator on the way from the words `region` (indices into the parsed words) up through
+    complement links, nearest first. Two negations cancel: "I would never say that is not my
+    problem" holds two for the phrase "that is not my problem" (compare counts, not presence)."""
     tokens = [i for i, w in enumerate(parse.word) if w in set(region)]
     if not tokens:
         return []
