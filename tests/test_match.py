@@ -550,3 +550,14 @@ def test_stand_in_models_keep_the_core_pure() -> None:
     t = transcript(("agent", 0.0, "Is there anything else I can help you with today?"))
     r = match_call(t, script(item()), encoder=encoder, encode_lines=encoder, parser=None)[0]
     assert calls and r.status == "met" and "fuzzy matching only" in r.detail
+
+
+def test_an_approved_line_is_not_also_a_prohibited_one_on_its_topic() -> None:
+    check = item("check", "Can you take a look at the router for me and tell me what the lights show?")
+    upsell = ProhibitedRule("upsell", ("you'll have to buy a new router",))
+    t = transcript(("agent", 0.0, "Can you take a look at the router for me and tell me what the lights show?"))
+    results = match_call(t, script(check, prohibited=(upsell,)))
+    assert one(results, "check").status == "met"
+    assert one(results, "upsell").status == "met"
+    said = transcript(("agent", 0.0, "Honestly you'll have to buy a new router, this one is too old."))
+    assert match_call(said, script(check, prohibited=(upsell,)))[-1].status == "violated"

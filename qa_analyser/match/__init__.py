@@ -72,6 +72,7 @@ _LITERAL = 0.95  # wording fidelity at which a prohibited phrase counts as said 
 _ALIGNED = 0.6  # wording fidelity above which a line's own words (not its whole clause) are its evidence
 
 ASKED = "asked as a question where the line states it"
+APPROVED = "the agent's approved line"
 _MODALS = frozenset({"can", "could", "would", "will", "may", "shall", "do", "please"})
 _PERSONS = frozenset({"you", "i", "we"})
 
@@ -430,15 +431,39 @@ def decide(ev: CallEvidence, *, combiner: Combiner | None = None,
            options: MatchOptions = MatchOptions()) -> list[ItemResult]:
     """Verdicts from the evidence: one ItemResult per script item (script order), then per prohibited rule."""
     combiner = combiner or load_combiner()
+    out, approved = _decide_items(ev, combiner, options)
+    rule_m = combiner.model("prohibited", semantic=ev.semantic)
+    rule_t = _threshold(rule_m, options.prohibited_threshold)
+    out.extend(_judge_rule(with_approved(rev, ev, approved), ev, rule_m, rule_t, options) for rev in ev.rules)
+    return out
+
+
+def with_approved(rev: RuleEvidence, ev: CallEvidence, approved: set[int]) -> RuleEvidence:
+    """A prohibited rule's evidence with the units that are mostly an approved line set aside: an
+    approved line is not also a prohibited one that shares its topic ("take a look at the router for
+    me" is the check, not "you'll have to buy a new router")."""
+    if not approved:
+        return rev
+    speech = ev.speeches[rev.speaker]
+    excluded = dict(rev.excluded)
+    for k, (_phrase, sig) in enumerate(rev.phrases):
+        for u, (a, b) in enumerate(sig.units):
+            ids = speech.span(a, b)[3]
+            if (k, u) not in excluded and sum(1 for i in ids if i in approved) > _CLAIM_OVERLAP * len(ids):
+                excluded[(k, u)] = APPROVED
+    return replace(rev, excluded=excluded)
+
+
+def _decide_items(ev: CallEvidence, combiner: Combiner,
+                  options: MatchOptions) -> tuple[list[ItemResult], set[int]]:
+    """The script items' verdicts, and the words of the approved lines found said."""
     rank_m = combiner.model("rank", semantic=ev.semantic)
     said_m = combiner.model("said", semantic=ev.semantic)
     met_m = combiner.model("met", semantic=ev.semantic)
     trig_m = combiner.model("trigger", semantic=ev.semantic)
-    rule_m = combiner.model("prohibited", semantic=ev.semantic)
     said_t = _threshold(said_m, options.partial_threshold)
     met_t = _threshold(met_m, options.met_threshold)
     trig_t = _threshold(trig_m, options.trigger_threshold)
-    rule_t = _threshold(rule_m, options.prohibited_threshold)
 
     notes: dict[str, list[str]] = {ie.item.id: [MONO_DETAIL] if ev.mono else [] for ie in ev.items}
     doubts: dict[str, list[str]] = {ie.item.id: [] for ie in ev.items}
@@ -596,8 +621,9 @@ def decide(ev: CallEvidence, *, combiner: Combiner | None = None,
     flag_low_confidence(items, results, ev.transcript, lambda speaker: ev.speeches[
         None if ev.mono or speaker == "any" else speaker])
     out = [results[i.id] for i in items]
-    out.extend(_judge_rule(rev, ev, rule_m, rule_t, options) for rev in ev.rules)
-    return out
+    approved = {w for ie in ev.items if results[ie.item.id].status in ("met", "partial") and ie.item.id in spans
+                for w in ev.speeches[ie.speaker].span(*spans[ie.item.id])[3]}
+    return out, approved
 
 
 def _judge_rule(rev: RuleEvidence, ev: CallEvidence, model: LogisticModel, threshold: float,
@@ -606,7 +632,8 @@ def _judge_rule(rev: RuleEvidence, ev: CallEvidence, model: LogisticModel, thres
     base = dict(item_id=rule.id, section=None, kind="prohibited", weight=rule.weight, critical=rule.critical)
     notes: list[str] = [MONO_DETAIL] if ev.mono else []
     notes.extend(list(dict.fromkeys(f"{why}: {ev.speeches[rev.speaker].span(*rev.phrases[k][1].units[u])[2]!r}"
-                                    for (k, u), why in rev.excluded.items() if why not in (TOO_SHORT, ASKED)))[:3])
+                                    for (k, u), why in rev.excluded.items()
+                                    if why not in (TOO_SHORT, ASKED, APPROVED)))[:3])
     best = _best_line(rev.phrases, rev.excluded, model)
     # a prohibited phrase said word for word (all its words, in order) is said, whatever the model
     for k, (_phrase, sig) in enumerate(rev.phrases):
