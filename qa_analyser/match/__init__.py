@@ -68,6 +68,7 @@ _PHRASE_MIN_CONTENT = 2  # a unit needs this many content words to say a trigger
 TOO_SHORT = "too short to say it"
 _NAME_HEARD = 0.5  # a script name whose best alignment with the unit is below this was not said
 _POSITION_SLACK = 0.0  # share of the call an item may stray from its place in the script without cost
+_APPROVED_P = 0.9  # an approved line said this surely sets its words aside from prohibited lines
 _LITERAL = 0.95  # wording fidelity at which a prohibited phrase counts as said word for word
 _ALIGNED = 0.6  # wording fidelity above which a line's own words (not its whole clause) are its evidence
 
@@ -438,10 +439,12 @@ def decide(ev: CallEvidence, *, combiner: Combiner | None = None,
     return out
 
 
-def with_approved(rev: RuleEvidence, ev: CallEvidence, approved: set[int]) -> RuleEvidence:
-    """A prohibited rule's evidence with the units that are mostly an approved line set aside: an
-    approved line is not also a prohibited one that shares its topic ("take a look at the router for
-    me" is the check, not "you'll have to buy a new router")."""
+def with_approved(rev: RuleEvidence, ev: CallEvidence, approved: dict[int, float]) -> RuleEvidence:
+    """A prohibited rule's evidence with the units that are mostly an approved line the agent surely
+    said set aside: an approved line is not also a prohibited one that shares its topic ("take a look
+    at the router for me" is the check, not "you'll have to buy a new router"). `approved`: word id →
+    the said probability of the line that claimed it; only lines said with at least _APPROVED_P count,
+    so a violation that merely resembles a line is not excused by it."""
     if not approved:
         return rev
     speech = ev.speeches[rev.speaker]
@@ -449,14 +452,16 @@ def with_approved(rev: RuleEvidence, ev: CallEvidence, approved: set[int]) -> Ru
     for k, (_phrase, sig) in enumerate(rev.phrases):
         for u, (a, b) in enumerate(sig.units):
             ids = speech.span(a, b)[3]
-            if (k, u) not in excluded and sum(1 for i in ids if i in approved) > _CLAIM_OVERLAP * len(ids):
+            inside = [i for i in ids if approved.get(i, 0.0) >= _APPROVED_P]
+            if (k, u) not in excluded and len(inside) > _CLAIM_OVERLAP * len(ids):
                 excluded[(k, u)] = APPROVED
     return replace(rev, excluded=excluded)
 
 
 def _decide_items(ev: CallEvidence, combiner: Combiner,
-                  options: MatchOptions) -> tuple[list[ItemResult], set[int]]:
-    """The script items' verdicts, and the words of the approved lines found said."""
+                  options: MatchOptions) -> tuple[list[ItemResult], dict[int, float]]:
+    """The script items' verdicts, and the words of the approved lines found said (word id → the
+    line's said probability)."""
     rank_m = combiner.model("rank", semantic=ev.semantic)
     said_m = combiner.model("said", semantic=ev.semantic)
     met_m = combiner.model("met", semantic=ev.semantic)
@@ -621,8 +626,12 @@ def _decide_items(ev: CallEvidence, combiner: Combiner,
     flag_low_confidence(items, results, ev.transcript, lambda speaker: ev.speeches[
         None if ev.mono or speaker == "any" else speaker])
     out = [results[i.id] for i in items]
-    approved = {w for ie in ev.items if results[ie.item.id].status in ("met", "partial") and ie.item.id in spans
-                for w in ev.speeches[ie.speaker].span(*spans[ie.item.id])[3]}
+    approved: dict[int, float] = {}
+    for ie in ev.items:
+        if results[ie.item.id].status in ("met", "partial") and ie.item.id in spans and ie.signals is not None:
+            p = chosen[ie.item.id][0]
+            for w in ev.speeches[ie.speaker].span(*spans[ie.item.id])[3]:
+                approved[w] = max(approved.get(w, 0.0), p)
     return out, approved
 
 
