@@ -159,7 +159,7 @@ def test_report_call_shows_verdicts_and_transcript(setup, fake):
     assert re.search(r"\n  greeting               required              (partial|missed) ", out), out
     assert "  notice                 required, critical    missed         confidence " in out
     assert "      detail: not found (best p " in out
-    assert '      quote (agent): "calm down please"\n' in out
+    assert '      quote (agent): "Calm down please."\n' in out
     assert "Transcript (2 segments):\n  00:00.5-00:01.5  agent     Hello, Tom here.\n" in out
     data = json.loads(qa("report", "call", "c-good", "--db", db, "--format", "json").stdout)
     assert data["call"]["call_id"] == "c-good" and data["call"]["score"] == 100.0

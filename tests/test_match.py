@@ -64,7 +64,7 @@ def test_exact_wording_is_met_with_evidence() -> None:
                    ("agent", 2.0, "Thank you for calling Brightwater Energy, my name is Tom."))
     [r] = match_call(t, script(GREETING), agent_name="Tom")
     assert r.status == "met"
-    assert r.evidence == "thank you for calling brightwater energy my name is tom"
+    assert r.evidence == "Thank you for calling Brightwater Energy, my name is Tom."  # the transcript's words
     assert r.start_s == pytest.approx(2.0)
     assert r.end_s == pytest.approx(2.0 + 10 * WORD_S)
     assert r.confidence > 0.95
@@ -127,7 +127,7 @@ def test_known_agent_name_slip_and_wrong_name() -> None:
 def test_unknown_agent_name_accepts_any_name() -> None:
     t = transcript(("agent", 0.0, "Thank you for calling Brightwater Energy, my name is Oluwaseun."))
     assert match_call(t, script(GREETING))[0].status == "met"
-    assert match_call(t, script(GREETING), agent_name=None)[0].evidence.endswith("my name is oluwaseun")
+    assert match_call(t, script(GREETING), agent_name=None)[0].evidence.endswith("my name is Oluwaseun.")
 
 
 def test_agent_name_heard_by_sound() -> None:
@@ -193,7 +193,7 @@ def test_conditional_item_triggered_is_judged() -> None:
                    ("agent", 4.0, "Before you go, I can offer you our loyalty discount of 10% off your tariff."))
     r = match_call(t, script(offer))[0]
     assert r.status == "met"
-    assert "triggered by customer at 0.7s" in r.detail or "triggered by customer" in r.detail
+    assert "triggered by customer at 0.0s: \"I'd like to cancel my account please.\"" in r.detail
     t = transcript(("customer", 0.0, "I'm thinking of switching supplier."), ("agent", 4.0, "Okay, no problem."))
     assert match_call(t, script(offer))[0].status == "missed"
 
@@ -266,7 +266,7 @@ def test_verbatim_item_needs_exact_wording() -> None:
     assert "verbatim" in r.detail
     # the same paraphrase is met when the item is not verbatim
     lenient = item("rec", notice.text)
-    assert match_call(close, script(lenient))[0].status in ("met", "partial")
+    assert match_call(close, script(lenient))[0].status == "met"
 
 
 def test_one_stretch_of_speech_does_not_satisfy_two_items() -> None:

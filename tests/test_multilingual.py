@@ -71,4 +71,4 @@ def test_spanish_call_end_to_end_with_base(tmp_path: Path) -> None:
     assert got == want, call["items"]
     assert call["passed"] is False  # "no es mi problema" is a critical prohibited phrase
     evidence = {i["item_id"]: i["evidence"] for i in call["items"]}
-    assert "gracias" in evidence["saludo"] and "llamada" in evidence["aviso_grabacion"]
+    assert "Gracias" in evidence["saludo"] and "llamada" in evidence["aviso_grabacion"]  # the transcript's words

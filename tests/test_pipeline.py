@@ -128,7 +128,7 @@ def test_run_scores_every_call_and_stores_evidence(setup):
     calls = export(db)
     good = {i["item_id"]: i for i in calls["c-good"]["items"]}
     assert good["greeting"]["status"] == "met" and good["greeting"]["start_s"] == pytest.approx(0.5)
-    assert "acme power" in good["greeting"]["evidence"]
+    assert "Acme Power" in good["greeting"]["evidence"]  # the transcript's words, not the normalised form
     assert calls["c-good"]["passed"] is True and calls["c-good"]["score"] == 100.0
     bad = {i["item_id"]: i for i in calls["c-bad"]["items"]}
     assert bad["notice"]["status"] == "missed"

@@ -95,11 +95,13 @@ class Speech:
         return self._windows[length]
 
     def span(self, start: int, end: int) -> tuple[float, float, str, list[int]]:
-        """start_s, end_s, quote and global word ids of tokens [start, end)."""
+        """start_s, end_s, quote (the transcript's own words, not their normalised form) and global
+        word ids of tokens [start, end)."""
         toks = self.tokens[start:end]
         first, last = self.words[toks[0].source], self.words[toks[-1].source]
-        ids = sorted({self.word_ids[t.source] for t in toks})
-        return first.start, last.end, " ".join(t.text for t in toks), ids
+        sources = sorted({t.source for t in toks})
+        quote = " ".join(self.words[s].text.strip() for s in sources)
+        return first.start, last.end, quote, [self.word_ids[s] for s in sources]
 
 
 def prepare_speech(transcript: Transcript, speaker: str | None, language: str = "en") -> Speech:
