@@ -137,8 +137,9 @@ class _Negation:
         return self.lines[text]
 
     def flipped(self, speech: Speech, unit: tuple[int, int], line_text: str, line_keys: Sequence[str],
-                fuzzy: float, *, both_ways: bool = False) -> str | None:
-        """The negator when the unit says the opposite of the line (one of them negated), else None."""
+                fuzzy: float, *, both_ways: bool = False, line_polarity: bool = True) -> str | None:
+        """The negator when the unit says the opposite of the line (one of them negated), else None.
+        Without `line_polarity` the line counts as affirmative (a set of phrases of mixed polarity)."""
         a, b = unit
         region = _aligned_region(speech, a, b, line_keys) if fuzzy >= 0.8 else (a, b)
         if self.parser is not None:
@@ -164,7 +165,7 @@ class _Negation:
         # will never ask for your PIN") is judged on its words, since most of its units hold only part
         # of it; a short phrase (a trigger, a prohibited line) is checked both ways: "it is working"
         # does not say "not working since".
-        line_negations = self._line_negations(line_text) if self.parser is not None else 0
+        line_negations = self._line_negations(line_text) if self.parser is not None and line_polarity else 0
         if found and not line_negations and not _slip(speech, a, b, line_text, found[0]):
             return found[0]
         if both_ways and line_negations and len(found) % 2 != line_negations % 2:
@@ -262,7 +263,8 @@ def analyse_call(transcript: Transcript, script: Script, *, agent_name: str | No
                             unit_vectors=vectors.get(key_of(speaker)) if semantic else None,
                             encode_lines=encode_lines if semantic else None, script_words=script_words)
 
-    def flips(speaker: str, sig: LineSignals | None, line_text_of, *, phrase: bool = False) -> dict[int, str]:
+    def flips(speaker: str, sig: LineSignals | None, line_text_of, *, phrase: bool = False,
+              mixed: bool = False) -> dict[int, str]:
         """Units that say the opposite of the line; for a phrase, also units too short to say anything."""
         out: dict[int, str] = {}
         if sig is None:
@@ -278,7 +280,7 @@ def analyse_call(transcript: Transcript, script: Script, *, agent_name: str | No
                 continue
             w = sig.wordings[int(sig.wording[u])]
             why = negation.flipped(speech, sig.units[u], line_text_of(w), w.keys, float(sig.values[u, COL["fuzzy"]]),
-                                   both_ways=phrase)
+                                   both_ways=phrase and not mixed, line_polarity=not mixed)
             if why:
                 out[int(u)] = why
         return out
@@ -309,13 +311,16 @@ def analyse_call(transcript: Transcript, script: Script, *, agent_name: str | No
         lines = list(item.when_customer_says)
         if len(lines) > 1:
             lines.append(". ".join(p.rstrip(".") for p in lines))
-        for phrase in lines:
+        for n, phrase in enumerate(lines):
             tsig = signals("customer", (phrase,))
             if tsig is not None:
                 k = len(ev.triggers)
                 ev.triggers.append((phrase, tsig))
-                ev.trigger_negated.update({(k, u): why for u, why in
-                                           flips("customer", tsig, lambda w, p=phrase: p, phrase=True).items()})
+                # the phrases together have no polarity of their own: there a negated unit is set
+                # aside ("I'm not complaining"), and one without a negation is not
+                joined = n == len(item.when_customer_says)
+                ev.trigger_negated.update({(k, u): why for u, why in flips(
+                    "customer", tsig, lambda w, p=phrase: p, phrase=True, mixed=joined).items()})
         items.append(ev)
     rules: list[RuleEvidence] = []
     for rule in script.prohibited:
