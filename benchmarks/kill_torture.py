@@ -331,7 +331,7 @@ def main() -> int:
     print()
     print(f"cycles {tally.cycles}   kills before the run started {tally.before_run}   mid-run {tally.mid_run}   "
           f"after the run ended {tally.after_run}")
-    print(f"recordings {len(recordings(drop))} stored once each: {len(last.calls)} calls, final run exit "
+    print(f"recordings {len(recordings(drop))}, calls stored {len(last.calls)}, final run exit "
           f"{final.returncode}; runs {len(last.runs)} ({sum(s == 'interrupted' for s in last.runs.values())} "
           "interrupted)")
     print(f"lost {tally.lost}   duplicated {tally.duplicated}   corrupt {tally.corrupt}   stale {tally.stale}   "
