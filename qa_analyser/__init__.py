@@ -22,6 +22,7 @@ from .datatypes import (
     Transcript,
     TranscriptionOptions,
     Word,
+    WordingDiff,
 )
 from .errors import (
     AudioError,
@@ -35,9 +36,9 @@ from .errors import (
     StoreError,
     TranscriptionError,
 )
-from .pipeline import RunOptions, RunSummary, run_drop_folder, start_rescore, start_run
+from .pipeline import CallOutcome, Rescore, Run, RunOptions, RunSummary, run_drop_folder, start_rescore, start_run
 from .scripts import ScriptSet, check_scripts, load_script, load_scripts
-from .store import Store
+from .store import CallState, Store
 
 __all__ = [
     "__version__",
@@ -63,9 +64,14 @@ __all__ = [
     "TranscriptionError",
     "TranscriptionOptions",
     "Word",
+    "WordingDiff",
+    "CallOutcome",
+    "Rescore",
+    "Run",
     "RunOptions",
     "RunSummary",
     "ScriptSet",
+    "CallState",
     "Store",
     "check_scripts",
     "load_script",
