@@ -308,6 +308,8 @@ def wording_summary(wording: Mapping) -> str:
         parts.append("substituted " + ", ".join(f'"{a}" -> "{b}"' for a, b in wording["substituted"]))
     if wording.get("added"):
         parts.append("added " + ", ".join(f'"{w}"' for w in wording["added"]))
+    if wording.get("uncertain"):
+        parts.append("heard poorly, not counted " + ", ".join(f'"{a}" -> "{b}"' for a, b in wording["uncertain"]))
     if len(parts) == 1:
         parts.append("exact")
     return "; ".join(parts)

@@ -189,6 +189,8 @@ def test_items_without_wording_have_no_fidelity_section():
 def test_wording_summary():
     assert wording_summary(wording(1.0)) == "wording 100% of the approved words; exact"
     assert wording_summary(wording(0.5, added=["today"])) == 'wording 50% of the approved words; added "today"'
+    poorly = {**wording(1.0), "uncertain": [["fee", "v"]]}
+    assert wording_summary(poorly) == 'wording 100% of the approved words; heard poorly, not counted "fee" -> "v"'
 
 
 # --------------------------------------------------------------------------- a reviewer's view of one call

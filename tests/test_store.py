@@ -342,6 +342,7 @@ def test_wording_diff_round_trips_through_save_rescore_and_export(store):
         "dropped": ["training"],
         "substituted": [["purposes", "reasons"]],
         "added": ["today"],
+        "uncertain": [],
     }]
     raw = store.db.execute("SELECT wording FROM item_results WHERE item_id = 'greeting'").fetchone()[0]
     assert raw is None  # NULL, not the JSON text 'null', for items that are not verbatim
@@ -351,7 +352,7 @@ def test_wording_diff_round_trips_through_save_rescore_and_export(store):
                        matcher_options={}, results=[dataclasses.replace(verbatim, status="met", wording=exact)])
     (item,) = store.export_calls()[0]["items"]
     assert item["wording"] == {"fidelity": 1.0, "approved": WORDING.approved, "dropped": [], "substituted": [],
-                               "added": []}
+                               "added": [], "uncertain": []}
     current, earlier = store.score_history("c123")
     assert [i["status"] for i in current["items"]] == ["met"]
     assert [i["status"] for i in earlier["items"]] == ["met", "violated", "partial"]

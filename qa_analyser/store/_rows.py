@@ -26,13 +26,14 @@ def decode(row: dict, columns: tuple[str, ...]) -> dict:
 
 
 def wording_dict(diff: WordingDiff) -> dict:
-    """A WordingDiff as stored and exported: substituted pairs become two-element lists."""
+    """A WordingDiff as stored and exported: substituted (and uncertain) pairs become two-element lists."""
     return {
         "fidelity": diff.fidelity,
         "approved": diff.approved,
         "dropped": list(diff.dropped),
         "substituted": [list(pair) for pair in diff.substituted],
         "added": list(diff.added),
+        "uncertain": [list(pair) for pair in diff.uncertain],
     }
 
 
