@@ -33,7 +33,7 @@ import numpy as np
 from .. import embed
 from ..datatypes import Item, ItemResult, MatchOptions, ProhibitedRule, Script, Transcript, WordingDiff
 from ..normalize import normalize_words
-from .align import Match, best_match, sounds_like
+from .align import Match, best_match, sounds_like, wordings
 from .combiner import Combiner, LogisticModel, load_combiner
 from .diff import describe_diff, verbatim_diff, wording_diff
 from .features import COL, FEATURES, Encoder, LineSignals, _UnitTable, line_signals
@@ -256,6 +256,11 @@ def analyse_call(transcript: Transcript, script: Script, *, agent_name: str | No
     script_words = {t.key for v in variables.values() for t in normalize_words(v.split(), language=language)}
     script_words |= set(known_name)
     negation = _Negation(parser, language)  # type: ignore[arg-type]
+    if semantic:
+        # every script line embedded in one batch (then cached): one encoder call, not one per line
+        lines = [t for i in script.items for t in i.wordings] + [p for i in script.items for p in i.when_customer_says]
+        lines += [p for r in script.prohibited for p in r.phrases]
+        encode_lines([" ".join(w.texts) for w in wordings(lines, variables, [known_name], language)])  # type: ignore[misc]
 
     def signals(speaker: str, texts: Sequence[str]) -> LineSignals | None:
         table = table_of(speaker)
