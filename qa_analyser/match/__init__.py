@@ -36,10 +36,10 @@ from ..normalize import normalize_words
 from .align import Match, best_match, sounds_like, wordings
 from .combiner import Combiner, LogisticModel, load_combiner
 from .diff import describe_diff, verbatim_diff, wording_diff
-from .features import COL, FEATURES, Encoder, LineSignals, _UnitTable, line_signals
+from .features import COL, Encoder, LineSignals, _UnitTable, line_signals
 from .flags import flag_low_confidence, flag_order
 from .negation import Parser, negated_after, negated_before, negators_in_words, quoted, spacy_parser
-from .speech import MONO_DETAIL, NEGATORS_BY_LANGUAGE, STOPWORDS, Speech, prepare_speech
+from .speech import MONO_DETAIL, NEGATORS_BY_LANGUAGE, Speech, prepare_speech
 
 __all__ = [
     "MATCHER_VERSION",
