@@ -540,7 +540,7 @@ def _decide_items(ev: CallEvidence, combiner: Combiner,
             a, b = _aligned_region(speech, a, b, w.keys)
         ids = speech.span(a, b)[3]
         if sum(1 for i in ids if i in claimed) > _CLAIM_OVERLAP * len(ids):
-            blocked.setdefault(ie.item.id, p)
+            blocked.setdefault(ie.item.id, float(probs[ie.item.id][u]))
             continue
         q = float(probs[ie.item.id][u])
         chosen[ie.item.id] = (q, u)
@@ -563,7 +563,7 @@ def _decide_items(ev: CallEvidence, combiner: Combiner,
             continue
         got = chosen.get(item.id)
         if got is None or got[0] < said_t or ie.signals is None:
-            best = got[0] if got else float(probs[item.id].max()) if item.id in probs and len(probs[item.id]) else 0.0
+            best = got[0] if got else 0.0
             negs = list(ie.negated.values())
             if negs:
                 note.append(f"negated ({negs[0]!r})" if negs[0] != ASKED else ASKED)
@@ -650,9 +650,11 @@ def _judge_rule(rev: RuleEvidence, ev: CallEvidence, model: LogisticModel, thres
     rule = rev.rule
     base = dict(item_id=rule.id, section=None, kind="prohibited", weight=rule.weight, critical=rule.critical)
     notes: list[str] = [MONO_DETAIL] if ev.mono else []
+    # the set-aside mentions a reviewer would want to know of: those that resemble the phrase
     notes.extend(list(dict.fromkeys(f"{why}: {ev.speeches[rev.speaker].span(*rev.phrases[k][1].units[u])[2]!r}"
                                     for (k, u), why in rev.excluded.items()
-                                    if why not in (TOO_SHORT, ASKED, APPROVED)))[:3])
+                                    if why not in (TOO_SHORT, ASKED, APPROVED)
+                                    and model.probability(rev.phrases[k][1].values[u])[0] >= threshold / 2))[:3])
     best = _best_line(rev.phrases, rev.excluded, model)
     # a prohibited phrase said word for word (all its words, in order) is said, whatever the model
     for k, (_phrase, sig) in enumerate(rev.phrases):
