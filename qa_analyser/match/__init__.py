@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from rapidfuzz import fuzz
 
 from .. import embed
 from ..datatypes import Item, ItemResult, MatchOptions, ProhibitedRule, Script, Transcript, WordingDiff
@@ -117,12 +118,12 @@ def _language(script: Script) -> str:
 
 
 class _Negation:
-    """Negation of a unit relative to a line, with parses cached per unit and per line."""
+    """Negation of a unit relative to a line, with parses cached per turn and per line."""
 
     def __init__(self, parser: Parser | None, language: str) -> None:
         self.parser = parser if language == "en" else None
         self.units: dict[tuple[int, int, int], tuple] = {}
-        self.lines: dict[str, bool] = {}
+        self.lines: dict[str, int] = {}
 
     def _line_negations(self, text: str) -> int:
         """How many negations rule the line as a whole (two cancel out)."""
@@ -195,8 +196,6 @@ def _slip(speech: Speech, a: int, b: int, line_text: str, negator: str) -> bool:
 
 def _aligned_region(speech: Speech, a: int, b: int, keys: Sequence[str]) -> tuple[int, int]:
     """The window of tokens [a, b) closest in wording to `keys` (for the scope of a negation)."""
-    from rapidfuzz import fuzz
-
     query = " ".join(keys)
     n = len(keys)
     best, region = -1.0, (a, b)
