@@ -39,7 +39,8 @@ from .combiner import Combiner, LogisticModel, load_combiner
 from .diff import describe_diff, verbatim_diff, wording_diff
 from .features import COL, Encoder, LineSignals, _UnitTable, line_signals
 from .flags import flag_low_confidence, flag_order
-from .negation import Parser, negated_after, negated_before, negators_in_words, quoted, spacy_parser
+from .negation import (Parser, line_negation_count, negated_after, negated_before, negators_in_words, quoted,
+                       spacy_parser)
 from .speech import MONO_DETAIL, NEGATORS_BY_LANGUAGE, Speech, prepare_speech
 
 __all__ = [
@@ -118,24 +119,11 @@ def _language(script: Script) -> str:
 
 
 class _Negation:
-    """Negation of a unit relative to a line, with parses cached per turn and per line."""
+    """Negation of a unit relative to a line, with parses cached per turn (and per line, across calls)."""
 
     def __init__(self, parser: Parser | None, language: str) -> None:
         self.parser = parser if language == "en" else None
         self.units: dict[tuple[int, int, int], tuple] = {}
-        self.lines: dict[str, int] = {}
-
-    def _line_negations(self, text: str) -> int:
-        """How many negations rule the line as a whole (two cancel out)."""
-        if text not in self.lines:
-            words = text.split()
-            if self.parser is not None:
-                self.lines[text] = len(negators_in_words(self.parser(words), range(len(words))))
-            else:
-                negators = NEGATORS_BY_LANGUAGE["en"]
-                self.lines[text] = sum(1 for w in words if w.lower().strip(".,!?") in negators
-                                       or w.lower().endswith("n't"))
-        return self.lines[text]
 
     def flipped(self, speech: Speech, unit: tuple[int, int], line_text: str, line_keys: Sequence[str],
                 fuzzy: float, *, both_ways: bool = False, line_polarity: bool = True) -> str | None:
@@ -166,7 +154,7 @@ class _Negation:
         # will never ask for your PIN") is judged on its words, since most of its units hold only part
         # of it; a short phrase (a trigger, a prohibited line) is checked both ways: "it is working"
         # does not say "not working since".
-        line_negations = self._line_negations(line_text) if self.parser is not None and line_polarity else 0
+        line_negations = line_negation_count(self.parser, line_text) if self.parser is not None and line_polarity else 0
         if found and not line_negations and not _slip(speech, a, b, line_text, found[0]):
             return found[0]
         if both_ways and line_negations and len(found) % 2 != line_negations % 2:
@@ -255,15 +243,24 @@ def analyse_call(transcript: Transcript, script: Script, *, agent_name: str | No
     script_words = {t.key for v in variables.values() for t in normalize_words(v.split(), language=language)}
     script_words |= set(known_name)
     negation = _Negation(parser, language)  # type: ignore[arg-type]
+    # each line's wordings (variables filled, the agent's name put in), built once per call
+    prepared: dict[tuple[str, ...], list] = {}
+
+    def wordings_of(texts: Sequence[str]) -> list:
+        key = tuple(texts)
+        if key not in prepared:
+            prepared[key] = wordings(texts, variables, [known_name], language)
+        return prepared[key]
+
     if semantic:
         # every script line embedded in one batch (then cached): one encoder call, not one per line
-        lines = [t for i in script.items for t in i.wordings] + [p for i in script.items for p in i.when_customer_says]
-        lines += [p for r in script.prohibited for p in r.phrases]
-        encode_lines([" ".join(w.texts) for w in wordings(lines, variables, [known_name], language)])  # type: ignore[misc]
+        groups = [i.wordings for i in script.items] + [(p,) for i in script.items for p in i.when_customer_says]
+        groups += [(p,) for r in script.prohibited for p in r.phrases]
+        encode_lines([" ".join(w.texts) for g in groups for w in wordings_of(g)])  # type: ignore[misc]
 
     def signals(speaker: str, texts: Sequence[str]) -> LineSignals | None:
         table = table_of(speaker)
-        return line_signals(table, texts, variables=variables, name=known_name,
+        return line_signals(table, texts, wordings_of(texts), variables=variables,
                             unit_vectors=vectors.get(key_of(speaker)) if semantic else None,
                             encode_lines=encode_lines if semantic else None, script_words=script_words)
 

@@ -37,7 +37,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from ..normalize import normalize_text, normalize_words
-from .align import Wording, content_share, presence, wordings
+from .align import Wording, content_share, presence
 from .numbers import number_runs
 from .speech import STOPWORDS, STOPWORDS_BY_LANGUAGE, Speech
 
@@ -103,12 +103,12 @@ def _share(present: np.ndarray, weights: np.ndarray, starts: np.ndarray, ends: n
     return content_share(csum, weights, starts, ends)
 
 
-def line_signals(table: _UnitTable, texts: Sequence[str], *, variables: dict[str, str], name: tuple[str, ...],
+def line_signals(table: _UnitTable, texts: Sequence[str], ws: list[Wording], *, variables: dict[str, str],
                  unit_vectors: np.ndarray | None, encode_lines: Encoder | None,
                  script_words: set[str]) -> LineSignals | None:
-    """Signals of a line (its wordings `texts`) against every unit of `table`'s speech."""
+    """Signals of a line (its raw `texts` and their prepared wordings `ws`, align.wordings) against
+    every unit of `table`'s speech."""
     speech = table.speech
-    ws = wordings(texts, variables, [name], speech.language)
     if not ws or not table.units:
         return None
     n_units, n_w = len(table.units), len(ws)

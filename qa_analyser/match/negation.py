@@ -17,10 +17,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .speech import NEGATORS_AFTER, NEGATORS_BY_LANGUAGE, Speech
 
-__all__ = ["Parse", "Parser", "negated_after", "negated_before", "negators_in_words", "quoted", "spacy_parser"]
+__all__ = ["Parse", "Parser", "line_negation_count", "negated_after", "negated_before", "negators_in_words", "quoted",
+           "spacy_parser"]
 
 log = logging.getLogger("qa_analyser")
 
@@ -61,8 +63,9 @@ def _spacy():
     return _NLP
 
 
+@lru_cache(maxsize=1)
 def spacy_parser() -> Parser | None:
-    """The default English parser strategy, None when spaCy's model cannot be loaded."""
+    """The default English parser strategy (one per process), None when spaCy's model cannot be loaded."""
     nlp = _spacy()
     if nlp is None:
         return None
@@ -124,6 +127,13 @@ def negators_in_words(parse: Parse, region: Sequence[int]) -> list[str]:
                 break
             node = parse.head[node]
     return found
+
+
+@lru_cache(maxsize=4096)
+def line_negation_count(parser: Parser, text: str) -> int:
+    """How many negations rule a script line as a whole (cached: script lines recur in every call)."""
+    words = text.split()
+    return len(negators_in_words(parser(words), range(len(words))))
 
 
 def negated_before(speech: Speech, start: int) -> str | None:
