@@ -43,24 +43,6 @@ def _hostile():
     return module
 
 
-class ScriptedRecogniser:
-    """Hears the demo script's lines on every recording (no model)."""
-
-    def transcribe(self, audio, layout, *, hotwords=None, language=None):
-        from qa_analyser.datatypes import Segment, Transcript, TranscriptionOptions, Word
-
-        segments, t = [], 0.5
-        speaker = "unknown" if layout == "mono" else "agent"
-        for line in _hostile().SAYS:
-            words = []
-            for token in line.split():
-                words.append(Word(token, t, t + 0.3, 0.95, speaker))
-                t += 0.35
-            segments.append(Segment(line, words[0].start, words[-1].end, speaker, tuple(words),
-                                    channel=None if layout == "mono" else 0))
-        return Transcript(tuple(segments), max(t, 1.0), layout, TranscriptionOptions(), model_id="fake",
-                          device="cpu", compute_type="none")
-
 
 def child(kind: str, drop: str, scripts: str, db: str) -> None:
     """Run one measurement in this process and print it as JSON."""
@@ -79,7 +61,7 @@ def child(kind: str, drop: str, scripts: str, db: str) -> None:
         store = Store.open(db)
         try:
             summary = run_drop_folder(drop, scripts, store, RunOptions(default_script="demo"),
-                                      transcriber=ScriptedRecogniser())
+                                      transcriber=_hostile().ScriptedRecogniser())
         except QAError as e:  # a whole manifest refused: the run does not start
             out = {"inputs": 1, "failed": 1, "internal": 0, "refused": str(e)[:120]}
         else:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from qa_analyser.datatypes import Segment, Transcript, TranscriptionOptions, Word
 from qa_analyser.errors import ManifestError
 from qa_analyser.pipeline import RunOptions, run_drop_folder
 from qa_analyser.store import Store
@@ -27,28 +26,12 @@ sys.modules["make_hostile"] = make_hostile  # dataclasses look their module up t
 _spec.loader.exec_module(make_hostile)  # type: ignore[union-attr]
 
 PROCESSED = ("transcribed", "reused", "rescored", "unchanged")
-# Recordings whose name is not UTF-8 are read and decoded, but the store writes CallInfo.path (the
-# openable name, with surrogate escapes) as it is, which SQLite cannot encode: the call ends as an
-# "internal" failure until store.py stores paths.display_path(call.path). See
-# test_recordings_named_in_bytes_that_are_not_utf8_are_analysed.
+# Recordings whose name is not UTF-8: read through the openable name, stored under a printable one
+# (paths.display_path). See test_recordings_named_in_bytes_that_are_not_utf8_are_analysed.
 UNDECODABLE_NAMES = {"names/good/caf\\xe9.wav", "names/good/\\xff\\xfe.wav"}
 
 
-class ScriptedRecogniser:
-    """Hears the demo script's two lines on every recording (stereo: on the agent channel)."""
-
-    def transcribe(self, audio, layout, *, hotwords=None, language=None):
-        segments, t = [], 0.5
-        speaker = "unknown" if layout == "mono" else "agent"
-        for line in make_hostile.SAYS:
-            words = []
-            for token in line.split():
-                words.append(Word(token, t, t + 0.3, 0.95, speaker))
-                t += 0.35
-            segments.append(Segment(line, words[0].start, words[-1].end, speaker, tuple(words),
-                                    channel=None if layout == "mono" else 0))
-        return Transcript(tuple(segments), max(t, 1.0), layout, TranscriptionOptions(), model_id="fake",
-                          device="cpu", compute_type="none")
+ScriptedRecogniser = make_hostile.ScriptedRecogniser
 
 
 @pytest.fixture(scope="module")

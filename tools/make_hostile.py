@@ -59,6 +59,25 @@ SAYS = ["Thank you for calling Acme Power, my name is Tom.",
         "This call is recorded for quality and training purposes."]
 
 
+class ScriptedRecogniser:
+    """A stand-in recogniser (no model): hears SAYS on every recording (stereo: on the agent channel)."""
+
+    def transcribe(self, audio, layout, *, hotwords=None, language=None):
+        from qa_analyser.datatypes import Segment, Transcript, TranscriptionOptions, Word
+
+        segments, t = [], 0.5
+        speaker = "unknown" if layout == "mono" else "agent"
+        for line in SAYS:
+            words = []
+            for token in line.split():
+                words.append(Word(token, t, t + 0.3, 0.95, speaker))
+                t += 0.35
+            segments.append(Segment(line, words[0].start, words[-1].end, speaker, tuple(words),
+                                    channel=None if layout == "mono" else 0))
+        return Transcript(tuple(segments), max(t, 1.0), layout, TranscriptionOptions(), model_id="fake",
+                          device="cpu", compute_type="none")
+
+
 @dataclass(frozen=True)
 class Case:
     category: str
