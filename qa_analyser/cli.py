@@ -219,12 +219,36 @@ def _write_summary(summary, path: Path | None, *, to_stdout: bool) -> None:
     text = json.dumps(summary.as_dict(), indent=2, ensure_ascii=False) + "\n"
     if path is not None:
         try:
-            path.write_text(text, encoding="utf-8")
+            _write_private(path, text)
         except OSError as e:
             typer.echo(f"Error: cannot write the summary to {path}: {e.strerror or e}", err=True)
     if to_stdout:
         sys.stdout.write(text)
         sys.stdout.flush()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file owner-only (0600), also when it already exists with a wider mode."""
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+RedactOpt = Annotated[Optional[list[str]], typer.Option(
+    "--redact", metavar="KIND=ACTION",
+    help="What happens to personal data before it is stored: ACTION mask (default), hash (a salted token, the "
+         "same value giving the same token in one database) or keep; KIND one of personal (every kind that is "
+         "not card data), bank_account, sort_code, iban, ssn, ni_number, date_of_birth, email, phone, address. "
+         "Card numbers, security codes and expiry dates are always masked. Repeatable (docs/privacy.md).")]
+
+
+def _policy(settings: list[str] | None):
+    from .privacy import Policy
+
+    return Policy.parse(settings or [])
 
 
 def _exit_code(summary) -> int:
@@ -298,10 +322,17 @@ def run(
     verbatim_threshold: VerbatimOpt = None,
     trigger_threshold: TriggerOpt = None,
     prohibited_threshold: ProhibitedOpt = None,
+    redact: RedactOpt = None,
+    redact_audio: Annotated[Optional[Path], typer.Option(
+        "--redact-audio", file_okay=False,
+        help="Also write a copy of each recording with the redacted stretches bleeped into this folder (16 kHz "
+             "WAV, owner-only); clips and the review web app serve that copy.")] = None,
     summary_json: SummaryJsonOpt = None,
     json_summary: JsonOpt = False,
 ) -> None:
     """Transcribe, match, score and store every new or changed recording of DROP_DIR.
+
+    Card data and personal data are redacted before anything is stored (docs/privacy.md).
 
     Everything is checked before the first recording is touched (exit 2). One line per call is
     printed as it finishes. Exit 0: all processed; 1: this run found new failures (`qa failures`);
@@ -318,7 +349,8 @@ def run(
                              prohibited_threshold),
         default_script=default_script, name_pattern=name_pattern, default_channels=default_channels.value,
         cache_dir=str(cache_dir) if cache_dir else None, cpu_threads=cpu_threads, force=force,
-        bias_script=bias_script,
+        bias_script=bias_script, privacy=_policy(redact),
+        redact_audio=str(redact_audio) if redact_audio else None,
     )
     out = sys.stderr if json_summary else sys.stdout
     with _terminate_as_interrupt():
@@ -347,6 +379,7 @@ def rescore(
     verbatim_threshold: VerbatimOpt = None,
     trigger_threshold: TriggerOpt = None,
     prohibited_threshold: ProhibitedOpt = None,
+    redact: RedactOpt = None,
     summary_json: SummaryJsonOpt = None,
     json_summary: JsonOpt = False,
 ) -> None:
@@ -358,7 +391,7 @@ def rescore(
 
     options = RunOptions(match=_match_options(met_threshold, partial_threshold, verbatim_threshold,
                                               trigger_threshold, prohibited_threshold),
-                         default_script=default_script)
+                         default_script=default_script, privacy=_policy(redact))
     out = sys.stderr if json_summary else sys.stdout
     store = _open_store(db, must_exist=True)
     with _terminate_as_interrupt(), store.lock():
@@ -578,6 +611,24 @@ def search(
         typer.echo(f"{r['call_id']:<24} {r.get('speaker') or '':<9} {r['start_s']:7.1f}s  {r['text']}")
     if not rows:
         typer.echo("No matches.")
+
+
+@app.command("redact")
+def redact_db(
+    db: DbOption,
+    redact: RedactOpt = None,
+) -> None:
+    """Scrub a database: redact card data and personal data in every transcript stored in the clear
+    (or by an older detector), its words, the verdicts and score history, rebuild the full-text index,
+    then VACUUM and truncate the WAL so that no old page keeps the text. Takes the run lock."""
+    from .pipeline import redact_database
+
+    store = _open_store(db, must_exist=True)
+    with store.lock():
+        counts = redact_database(store, _policy(redact))
+    typer.echo(f"Redacted {counts['transcripts']} transcript(s): {counts['values']} value(s) removed, "
+               f"{counts['verdicts']} verdict(s) and {counts['failures']} failure message(s) changed; "
+               f"{db} compacted.")
 
 
 def main() -> None:

@@ -169,6 +169,8 @@ class Script:
     content_hash: str = ""  # sha256 of the file's bytes
     source: str = ""  # the YAML text, stored with results
     pass_mark: float | None = None  # 0-100: a call scoring below it is not passed
+    # PCI pause audit (privacy/audit.py): card data heard in the recording is a violation of this rule
+    pci_pause: ProhibitedRule | None = None
 
     @property
     def items(self) -> tuple[Item, ...]:

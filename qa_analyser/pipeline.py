@@ -38,6 +38,7 @@ from .datatypes import CHANNEL_LAYOUTS, CallInfo, CallScore, MatchOptions, Scrip
 from .errors import ConfigError, ModelError, QAError
 from .match import resolved_options
 from .match.policy import match_with_roles, recheck_improves
+from .privacy import Policy, redact_call, script_numbers
 from .ingest import DropFolder, scan_drop_folder, sha256_file
 from .score import SCORING_VERSION, score_call
 from .scripts import ScriptSet, load_scripts
@@ -61,6 +62,8 @@ class RunOptions:
     cpu_threads: int = 0
     force: bool = False  # re-match calls even when nothing changed (never re-transcribes)
     bias_script: bool = False  # bias the decoder toward each call's script vocabulary (hotwords)
+    privacy: Policy = Policy()  # what happens to personal data before it is stored (card data: always masked)
+    redact_audio: str | None = None  # folder for a copy of each recording with the redacted stretches bleeped
 
     def as_dict(self) -> dict:
         return {
@@ -72,6 +75,8 @@ class RunOptions:
             "cpu_threads": self.cpu_threads,
             "force": self.force,
             "bias_script": self.bias_script,
+            "privacy": self.privacy.as_dict(),
+            "redact_audio": self.redact_audio,
         }
 
 
@@ -211,6 +216,7 @@ class Run:
         self.options = options
         self._transcriber = transcriber
         self.matcher_version = matcher_version()
+        self._salt = store.privacy_salt()
         self.run_id = store.start_run(command="run", drop_dir=folder.root, options=options.as_dict(),
                                       versions=versions(options.transcription.model))
         self.summary = RunSummary(run_id=self.run_id, drop_dir=folder.root, skipped=folder.skipped,
@@ -301,6 +307,10 @@ class Run:
                 and state.matcher_options == matcher_options
                 and state.file == call.file):
             self.store.clear_failures(call.file)
+            if self.options.redact_audio and self.store.redacted_audio_path(call.call_id) is None:
+                stored = self.store.call_transcript(call.call_id)
+                if stored is not None:
+                    self._redact_audio(call, sha, None, stored)
             return CallOutcome(file=call.file, call_id=call.call_id, status="unchanged", agent_id=call.agent_id,
                                score=state.score, audio_s=state.duration_s or 0.0)
 
@@ -312,8 +322,11 @@ class Run:
                 break
         transcribed_s = 0.0
         results = None
+        audio = None
         if found:
             transcript_id, transcript = found
+            if self.store.transcript_redaction(transcript_id) is None:
+                transcript_id = None  # stored in the clear by an older version: replaced by its redacted form
             source_channels = 2 if transcript.channels != "mono" else 1
             status: OutcomeStatus = "reused" if state is None or state.recording_sha256 != sha else "rescored"
         else:
@@ -327,13 +340,36 @@ class Run:
         if results is None:
             results = self._match(transcript, script, call)
         score = score_call(results, pass_mark=script.pass_mark)
+        # privacy (docs/privacy.md): matching read the clear transcript in memory; what is stored is redacted
+        red = redact_call(transcript, results, policy=self.options.privacy, salt=self._salt,
+                          allowed=script_numbers(script))
         self.store.save_call(  # also marks earlier failures of this file as resolved
             run_id=self.run_id, call=replace(call, channels=transcript.channels), recording_sha256=sha, size=size,
-            source_channels=source_channels, transcript=transcript, transcript_id=transcript_id, script=script,
-            results=results, score=score, matcher_version=self.matcher_version, matcher_options=matcher_options,
+            source_channels=source_channels, transcript=red.transcript, transcript_id=transcript_id, script=script,
+            results=red.results, score=score, matcher_version=self.matcher_version, matcher_options=matcher_options,
+            redaction=red.provenance(self.options.privacy),
         )
+        if self.options.redact_audio:
+            self._redact_audio(call, sha, audio, red.transcript)
         return CallOutcome(file=call.file, call_id=call.call_id, status=status, agent_id=call.agent_id, score=score,
                            audio_s=transcript.duration_s, transcribed_s=transcribed_s)
+
+    def _redact_audio(self, call: CallInfo, sha: str, audio, redacted: Transcript) -> None:
+        """Write the call's recording with its redacted stretches bleeped and record where (QAError
+        naming the call when it cannot be written: the call's verdicts are stored already)."""
+        from .audio import decode_audio
+        from .privacy import DETECTOR_VERSION
+        from .privacy.audio import redacted_audio_file, redacted_ranges, write_redacted_audio
+
+        try:
+            if audio is None:
+                audio = decode_audio(call.path)
+            out = write_redacted_audio(audio, redacted_ranges(redacted),
+                                       redacted_audio_file(self.options.redact_audio, call.call_id))
+        except QAError as e:
+            e.stage = "redact_audio"  # type: ignore[attr-defined]
+            raise
+        self.store.save_redacted_audio(call.call_id, sha, str(out.resolve()), DETECTOR_VERSION)
 
     def _transcribe(self, call: CallInfo, topts: TranscriptionOptions):
         from .audio import decode_audio
@@ -544,6 +580,7 @@ class Rescore:
         self.store = store
         self.scripts = scripts
         self.options = options
+        self._salt = store.privacy_salt()
         self.run_id = store.start_run(command="rescore", drop_dir=None, options=options.as_dict(), versions=versions())
         self.summary = RunSummary(run_id=self.run_id, drop_dir=None, total=self.total)
         for s in scripts.scripts.values():
@@ -575,6 +612,10 @@ class Rescore:
                     script = self.scripts.pick(call.script_id, self.options.default_script or used_script_id)
                     results = match_with_roles(transcript, script, call, self.options.match)
                     score = score_call(results, pass_mark=script.pass_mark)
+                    # a transcript stored in the clear by an older version: its verdicts are stored redacted
+                    # all the same (`qa redact` scrubs the transcript itself)
+                    results = redact_call(transcript, results, policy=self.options.privacy, salt=self._salt,
+                                          allowed=script_numbers(script)).results
                     self.store.save_rescore(run_id=self.run_id, call_id=call.call_id, script=script, results=results,
                                             score=score, matcher_version=version,
                                             matcher_options=resolved_options(self.options.match).as_dict())
@@ -599,3 +640,25 @@ def start_rescore(store: Store, scripts_dir: str | Path, options: RunOptions = R
     scripts = load_scripts(scripts_dir)
     check_scripts(scripts, options.default_script)
     return Rescore(store, scripts, options)
+
+
+# --------------------------------------------------------------------------- qa redact
+
+
+def redact_database(store: Store, policy: Policy = Policy()) -> dict[str, int]:
+    """Scrub a database written before redaction (or by an older detector): see `Store.scrub`. The
+    scrub is recorded as a run (command "redact") with the detector version and policy."""
+    from .privacy import DETECTOR_VERSION
+
+    run_id = store.start_run(command="redact", drop_dir=None, options={"privacy": policy.as_dict()},
+                             versions={"qa_analyser": __version__, "privacy_detector": DETECTOR_VERSION})
+    status = "failed"
+    counts: dict[str, int] = {}
+    try:
+        counts = store.scrub(policy=policy)
+        status = "finished"
+    finally:
+        store.finish_run(run_id, counts=counts, status=status)
+        if status == "finished":
+            store.compact()  # the run's own rows were written after the first compaction
+    return counts

@@ -63,7 +63,7 @@ MAX_TEXT_CHARS = 5000  # characters in one text
 MAX_ID_CHARS = 100
 _MAX_NUMBER_CHARS = 32
 
-_SCRIPT_KEYS = ("id", "version", "name", "language", "pass_mark", "variables", "sections", "prohibited")
+_SCRIPT_KEYS = ("id", "version", "name", "language", "pass_mark", "variables", "sections", "prohibited", "pci_pause")
 _SECTION_KEYS = ("id", "items")
 _ITEM_KEYS = (
     "id",
@@ -78,6 +78,8 @@ _ITEM_KEYS = (
     "verbatim",
 )
 _PROHIBITED_KEYS = ("id", "phrases", "speaker", "weight", "critical")
+_PCI_KEYS = ("weight", "critical")
+PCI_RULE_ID = "pci_pause"  # the result id of the PCI pause audit (docs/privacy.md)
 _RULE_SPEAKERS = ("agent", "customer", "any")
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -443,6 +445,10 @@ class _Parser:
                 seen[rule.id] = rule.line or 0
                 prohibited.append(rule)
 
+        pci_pause = self.attempt(lambda: self.pci_pause(fields["pci_pause"][1])) if "pci_pause" in fields else None
+        if pci_pause is not None and (PCI_RULE_ID in item_nodes or any(r.id == PCI_RULE_ID for r in prohibited)):
+            self.errors.append(self.fail(fields["pci_pause"][0], f"'{PCI_RULE_ID}' is also an item or prohibited id; "
+                                                                 "results are keyed by id, so rename that one"))
         if entries > MAX_ENTRIES:
             self.errors.append(self.fail(
                 root, f"the script has {entries:,} items and prohibited rules (at most {MAX_ENTRIES:,})"
@@ -450,6 +456,7 @@ class _Parser:
         if self.errors or script_id is None or version is None:
             return None
         weights = [i.weight for s in sections for i in s.items] + [r.weight for r in prohibited]
+        weights += [pci_pause.weight] if pci_pause else []
         if not any(weights):
             raise self.fail(
                 sections_node,
@@ -468,7 +475,21 @@ class _Parser:
             content_hash=content_hash,
             source=source,
             pass_mark=pass_mark,
+            pci_pause=pci_pause or None,
         )
+
+    def pci_pause(self, node: Node) -> ProhibitedRule | None:
+        """`pci_pause: true` (critical, weight 1) or a mapping with `weight` and `critical`; false: off."""
+        if isinstance(node, MappingNode):
+            fields = self.mapping(node, "pci_pause", _PCI_KEYS)
+            kwargs = {"critical": True, **self.scoring_fields(fields, "pci_pause")}
+            return ProhibitedRule(id=PCI_RULE_ID, phrases=(), speaker="any", line=node.start_mark.line + 1, **kwargs)
+        if not isinstance(node, ScalarNode) or node.tag != _BOOL:
+            raise self.fail(node, "pci_pause must be true, false or a mapping with weight and critical, "
+                                  f"not {_describe(node)}")
+        on = self.flag(node, "pci_pause")
+        return ProhibitedRule(id=PCI_RULE_ID, phrases=(), speaker="any", critical=True,
+                              line=node.start_mark.line + 1) if on else None
 
     def nonempty_list(self, node: Node, what: str) -> list[Node]:
         if not isinstance(node, SequenceNode):

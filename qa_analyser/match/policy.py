@@ -50,7 +50,15 @@ def match_with_roles(transcript: Transcript, script: Script, call: CallInfo, opt
     if unseparated is not None:
         whole = match_call(unseparated, script, agent_name=call.agent_name, options=options, **strategies)
         results = recover_misattributed(results, whole)
-    return with_note(results, note)
+    results = with_note(results, note)
+    # ---- privacy hook (docs/privacy.md): the PCI pause audit of a script with `pci_pause`; it reads
+    # the transcript for card data, not the script's lines, and adds one prohibited verdict
+    if script.pci_pause is not None:
+        from ..privacy.audit import pci_audit
+        from ..privacy.redact import script_numbers
+
+        results.append(pci_audit(transcript, script.pci_pause, allowed=script_numbers(script)))
+    return results
 
 
 def recover_misattributed(separated: list[ItemResult], unseparated: list[ItemResult]) -> list[ItemResult]:

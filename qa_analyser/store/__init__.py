@@ -27,6 +27,7 @@ import sqlite_utils
 from ..errors import StoreError
 from . import lock as _lock
 from .ledger import LedgerMixin
+from .privacy import PrivacyMixin
 from .reads import CallState, ReadsMixin
 from .schema import MIGRATIONS
 from .writes import WritesMixin
@@ -39,7 +40,7 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000  # a reader (qa export) waits this long for a writer's commit, not forever
 
 
-class Store(LedgerMixin, WritesMixin, ReadsMixin):
+class Store(LedgerMixin, WritesMixin, ReadsMixin, PrivacyMixin):
     """The results database. Construct with `Store.open(path)` or `Store.memory()`."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:

@@ -255,3 +255,22 @@ def _m005_failure_ledger(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE failures ADD COLUMN fingerprint TEXT")
     db.execute("ALTER TABLE failures ADD COLUMN last_run_id INTEGER")
     db.execute("UPDATE failures SET last_run_id = run_id")
+
+
+@MIGRATIONS(name="m007_privacy")
+def _m007_privacy(db: sqlite_utils.Database) -> None:
+    # One row: the salt of the privacy hashes (the same value gives the same token within this database).
+    db.execute("CREATE TABLE privacy (id INTEGER PRIMARY KEY CHECK (id = 1), salt TEXT NOT NULL, created_at TEXT NOT NULL)")
+    # How a transcript was redacted (JSON: detector version, policy, kinds removed); NULL = stored in the
+    # clear by an older version (`qa redact` scrubs it).
+    db.execute("ALTER TABLE transcripts ADD COLUMN redaction TEXT")
+    # The redacted copy of a call's recording (`qa run --redact-audio DIR`), for clips and the web app.
+    db.execute(
+        """CREATE TABLE redacted_audio (
+            call_id TEXT PRIMARY KEY REFERENCES calls(call_id) ON DELETE CASCADE,
+            recording_sha256 TEXT NOT NULL,
+            path TEXT NOT NULL,
+            detector TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )

@@ -50,7 +50,7 @@ class WritesMixin:
             ],
         )
 
-    def _save_transcript(self, recording_sha256: str, transcript: Transcript) -> int:
+    def _save_transcript(self, recording_sha256: str, transcript: Transcript, redaction: dict | None = None) -> int:
         options_key = transcript.options.key()
         values = [
             to_json(dataclasses.asdict(transcript.options)),
@@ -61,6 +61,7 @@ class WritesMixin:
             transcript.duration_s,
             transcript.speech_s,
             now(),
+            None if redaction is None else to_json(redaction),
         ]
         row = self.db.execute(
             "SELECT id FROM transcripts WHERE recording_sha256 = ? AND channels = ? AND options_key = ?",
@@ -74,14 +75,14 @@ class WritesMixin:
             self.db.execute("DELETE FROM segments WHERE transcript_id = ?", [transcript_id])
             self.db.execute(
                 "UPDATE transcripts SET options = ?, model_id = ?, device = ?, compute_type = ?, language = ?,"
-                " duration_s = ?, speech_s = ?, created_at = ? WHERE id = ?",
+                " duration_s = ?, speech_s = ?, created_at = ?, redaction = ? WHERE id = ?",
                 [*values, transcript_id],
             )
         else:
             cursor = self.db.execute(
                 "INSERT INTO transcripts (recording_sha256, channels, options_key, options, model_id, device,"
-                " compute_type, language, duration_s, speech_s, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " compute_type, language, duration_s, speech_s, created_at, redaction)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [recording_sha256, transcript.channels, options_key, *values],
             )
             transcript_id = int(cursor.lastrowid)
@@ -119,10 +120,13 @@ class WritesMixin:
         score: CallScore,
         matcher_version: str,
         matcher_options: dict,
+        redaction: dict | None = None,
     ) -> int:
         """Store one analysed call in one transaction; return the id of its transcript.
 
         `transcript_id` given: that stored transcript is reused (nothing of it is written again).
+        `redaction`: how the transcript and results were redacted (privacy.Redacted.provenance); the
+        caller redacts, the store records it with the transcript.
         A successful save also resolves the open failures of `call.file`.
         """
         stamp = now()
@@ -134,7 +138,7 @@ class WritesMixin:
                 [recording_sha256, size, transcript.duration_s, source_channels, stamp],
             )
             if transcript_id is None:
-                transcript_id = self._save_transcript(recording_sha256, transcript)
+                transcript_id = self._save_transcript(recording_sha256, transcript, redaction)
             elif self.db.execute("SELECT 1 FROM transcripts WHERE id = ?", [transcript_id]).fetchone() is None:
                 raise StoreError(f"{self.name}: call {call.call_id}: no stored transcript with id {transcript_id}")
             self._upsert_script(script)

@@ -1,0 +1,606 @@
+"""Detection of card data and personal data in transcribed speech (pure: words in, spans out).
+
+Works on the recogniser's words as faster-whisper writes them: digits ("4556", "09/27",
+"4556-7375"), number words ("four five five six", "forty five fifty six", "double four", "oh"),
+both mixed, spelled letters ("S W one A"), emails written ("j.smith@mail.com") or spoken
+("john dot smith at gmail dot com"). Every word is cut into sub-tokens that remember the word they
+came from, so a detected value maps back to word indices (and so to times).
+
+How each kind is found (docs/privacy.md):
+
+* digit runs come from the project's spoken-number parser (match/numbers.py) after "double"/"triple"
+  are expanded and written digits are read digit by digit; a run is one identifier candidate;
+* card numbers: a run of 13-19 digits passing the Luhn check, or, within a payment context (card
+  words near it, either speaker), 12-19 digits whatever the check says (a mis-heard digit must not
+  leave a card number in the clear); security codes and expiry dates only in a payment context;
+* bank account numbers, sort codes, US SSNs, dates of birth: the value's shape plus its cue words
+  ("sort code", "account number", "social security", "date of birth") shortly before it;
+* IBANs (mod-97 checksum) and UK National Insurance numbers and postcodes: regular expressions on the
+  letters and digits of consecutive short words; UK NI numbers also need their shape's prefix rules;
+* phone numbers: UK (0 + 10 digits, +44) and North American (10 digits, 1 + 10) shapes, unless the
+  run is introduced as an order, reference or account number;
+* emails: a word with "@", or "<name> [dot <name>] at <domain> dot <tld>";
+* postal addresses: "<house number> <name> Street|Road|Avenue ..." (US and UK), extended to a US ZIP
+  code that follows.
+
+Numbers the script itself contains (a company phone number, a price) are never personal data: the
+caller passes them as `allowed` digit strings.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..match.numbers import number_runs
+
+__all__ = ["KINDS", "CARD_KINDS", "Found", "find_in_words", "luhn_ok", "iban_ok"]
+
+# Every kind, in the order reports list them; the label is what masked text shows.
+KINDS: dict[str, str] = {
+    "card_number": "card number",
+    "security_code": "security code",
+    "expiry_date": "expiry date",
+    "bank_account": "bank account",
+    "sort_code": "sort code",
+    "iban": "IBAN",
+    "ssn": "SSN",
+    "ni_number": "NI number",
+    "date_of_birth": "date of birth",
+    "email": "email",
+    "phone": "phone number",
+    "address": "address",
+}
+# Card data: always masked whatever the policy says (PCI DSS: never stored after authorisation).
+CARD_KINDS = frozenset({"card_number", "security_code", "expiry_date"})
+
+
+@dataclass(frozen=True)
+class Found:
+    """A detected value: words [first, last] (inclusive indices into the input) of one kind."""
+
+    kind: str
+    first: int
+    last: int
+    value: str  # normalised value (digits, lower-case email ...); never logged
+
+
+# --------------------------------------------------------------------------- tokens
+
+_UNIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_NUMBER_WORDS = frozenset(
+    "zero oh o nought one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
+    "thousand".split())
+_ORDINAL_WORDS = frozenset(
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
+    "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth".split())
+_DIGIT_OF = {w: str(i) for i, w in enumerate(_UNIT_WORDS)} | {"oh": "0", "o": "0", "nought": "0"}
+_REPEAT = {"double": 2, "triple": 3}
+_FILLERS = frozenset("um umm uh uhh uhm erm er err hmm hm mm mhm ah eh".split())
+_STRIP = ".,;:!?\"'()[]{}<>"
+_MONEY = re.compile(r"^[£$€]|[£$€%]$|^\d+\.\d{1,2}$")
+_DIGITISH = re.compile(r"^\+?\d[\d\-/.,]*\d$|^\d$")
+_ORDINAL_DIGITS = re.compile(r"^(\d{1,2})(st|nd|rd|th)$")
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    "january february march april may june july august september october november december".split())}
+_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+_MONTHS.pop("may", None)
+_MONTHS["may"] = 5
+
+
+@dataclass(frozen=True)
+class _Tok:
+    text: str  # lower case sub-token: a word, or a unit word for a written digit
+    word: int  # index of the input word
+
+
+def _tokens(words: Sequence[str]) -> list[_Tok]:
+    """Sub-tokens of every word: digits read one by one, "double four" → four four, fillers dropped.
+    A money amount ("£35", "29.99") becomes the token "<money>", which ends any digit run."""
+    out: list[_Tok] = []
+    for i, raw in enumerate(words):
+        w = raw.strip().lower().strip(_STRIP)
+        if not w or w in _FILLERS:
+            continue
+        if "@" in w:
+            out.append(_Tok(w, i))
+            continue
+        if _MONEY.search(w):
+            out.append(_Tok("<money>", i))
+            continue
+        m = _ORDINAL_DIGITS.match(w)
+        if m:
+            out.append(_Tok(f"#ord{int(m.group(1))}", i))
+            continue
+        if _DIGITISH.match(w):
+            out.extend(_Tok(_UNIT_WORDS[int(c)], i) for c in w if c.isdigit())
+            continue
+        for piece in re.split(r"[-–/]", w):
+            piece = piece.strip(_STRIP)
+            if piece == "and" and not (out and out[-1].text in ("hundred", "thousand")):
+                piece = "<and>"  # "... twenty seven, and one two three": two values, not one amount
+            if piece:
+                out.append(_Tok(piece, i))
+    # "double four" → four four (said of digits only)
+    expanded: list[_Tok] = []
+    k = 0
+    while k < len(out):
+        t = out[k]
+        if t.text in _REPEAT and k + 1 < len(out) and out[k + 1].text in _DIGIT_OF:
+            expanded.extend([out[k + 1]] * _REPEAT[t.text])
+            expanded[-_REPEAT[t.text]] = _Tok(out[k + 1].text, t.word)  # the span starts at "double"
+            k += 2
+            continue
+        expanded.append(t)
+        k += 1
+    return expanded
+
+
+@dataclass(frozen=True)
+class _Run:
+    first_tok: int
+    last_tok: int  # inclusive
+    digits: str
+
+
+def _digit_runs(toks: Sequence[_Tok]) -> list[_Run]:
+    """Runs of spoken or written digits. Each word spoken alone keeps its digits ("oh nine" = 09);
+    runs only bridged by "and" inside amounts are the parser's business (numbers.py)."""
+    texts = [("zero" if t.text in ("oh", "o", "nought") else t.text) for t in toks]
+    # a lone letter "o" is a zero only between number words
+    for k, t in enumerate(toks):
+        if t.text == "o":
+            prev_num = k > 0 and texts[k - 1] in _NUMBER_WORDS
+            next_num = k + 1 < len(texts) and texts[k + 1] in _NUMBER_WORDS
+            if not (prev_num or next_num):
+                texts[k] = "o"
+    runs: list[_Run] = []
+    for r in number_runs(texts):
+        digits = r.digits
+        # number_runs reads ordinals too ("fourteenth"): a run ending in one is a date, not an identifier
+        runs.append(_Run(r.start, r.end - 1, digits))
+    return runs
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn check of card numbers."""
+    if not digits.isdigit() or len(digits) < 2:
+        return False
+    total = 0
+    for k, c in enumerate(reversed(digits)):
+        d = int(c)
+        if k % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def iban_ok(iban: str) -> bool:
+    """ISO 13616 mod-97 check of an IBAN (letters and digits only, upper case)."""
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}", iban):
+        return False
+    moved = iban[4:] + iban[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+# --------------------------------------------------------------------------- context
+
+_CARD_CUES = ("card", "visa", "mastercard", "amex", "american express", "debit", "credit", "long number",
+              "sixteen digit", "16 digit", "card number", "payment", "pay", "paying")
+_CVV_CUES = ("security code", "security number", "cvv", "cvc", "csc", "cv2", "three digit", "3 digit",
+             "four digit code", "back of the card", "back of your card", "three numbers on the back")
+_EXPIRY_CUES = ("expiry", "expire", "expires", "expiration", "expiring", "valid until", "valid thru", "end date",
+                "valid to", "good through", "good thru")
+_ACCOUNT_CUES = ("account number", "bank account", "account no", "account is", "account it's")
+_SORT_CUES = ("sort code",)
+_ROUTING_CUES = ("routing number", "routing", "aba")
+_SSN_CUES = ("social security", "ssn", "s s n", "social")
+_NI_CUES = ("national insurance", "ni number", "n i number", "insurance number")
+_DOB_CUES = ("date of birth", "born on", "born in", "birthday", "d o b", "dob", "birth date", "i was born",
+             "born the")
+_PHONE_CUES = ("phone", "mobile", "cell", "telephone", "landline", "contact number", "call you on",
+               "call you back on", "reach you on", "number is", "number's", "ring you")
+_NOT_PERSONAL_CUES = ("order", "reference", "ref", "booking", "confirmation", "tracking", "invoice", "ticket",
+                      "case", "claim", "policy", "member", "prescription", "model", "serial", "flight", "item",
+                      "product", "membership", "account")
+_POSTCODE_CUES = ("postcode", "post code", "postal code", "zip", "zip code", "address", "live at", "lives at",
+                  "i'm at")
+
+
+class _Context:
+    """Cue phrases near a value: searched in every speaker's words within a time window. `first` and
+    `last` index the words being searched (`own_times`); the cues come from `words`/`times`."""
+
+    def __init__(self, words: Sequence[str], times: Sequence[tuple[float, float]],
+                 own_times: Sequence[tuple[float, float]]) -> None:
+        self.lower = [w.strip().lower().strip(_STRIP) for w in words]
+        self.times = times
+        self.own = own_times
+        self.starts = [t[0] for t in times]
+
+    def _window_text(self, t0: float, t1: float) -> str:
+        lo = bisect.bisect_left(self.starts, t0)
+        hi = bisect.bisect_right(self.starts, t1)
+        return " " + " ".join(w for w in self.lower[lo:hi] if w) + " "
+
+    def near(self, cues: Iterable[str], first: int, last: int, *, before_s: float = 15.0, after_s: float = 2.0) -> bool:
+        text = self._window_text(self.own[first][0] - before_s, self.own[last][1] + after_s)
+        return any(f" {c} " in text for c in cues)
+
+    def just_before(self, cues: Iterable[str], first: int, *, words_before: int = 6) -> bool:
+        """A cue among the few words said just before `first` (any speaker, by time)."""
+        hi = bisect.bisect_left(self.starts, self.own[first][0])
+        text = " " + " ".join(self.lower[max(0, hi - words_before):hi]) + " "
+        return any(f" {c} " in text for c in cues)
+
+
+# --------------------------------------------------------------------------- detectors
+
+
+def find_in_words(words: Sequence[str], times: Sequence[tuple[float, float]] | None = None, *,
+                  context_words: Sequence[str] | None = None,
+                  context_times: Sequence[tuple[float, float]] | None = None,
+                  allowed: Iterable[str] = ()) -> list[Found]:
+    """Personal data in one speaker's words (time order). `times`: each word's (start, end);
+    `context_words`/`context_times`: every speaker's words, for cue phrases (default: `words`);
+    `allowed`: digit strings that are never personal data (numbers the script says)."""
+    if times is None:
+        times = [(0.4 * k, 0.4 * k + 0.35) for k in range(len(words))]
+    if context_words is None or context_times is None:
+        context_words, context_times = words, times
+    order = sorted(range(len(context_words)), key=lambda k: context_times[k][0])
+    ctx = _Context([context_words[k] for k in order], [context_times[k] for k in order], times)
+    own = _Context(words, times, times)
+    toks = _tokens(words)
+    allowed_set = {a for a in allowed if a}
+    found: list[Found] = []
+    claimed: set[int] = set()
+
+    def add(kind: str, first: int, last: int, value: str) -> None:
+        found.append(Found(kind, first, last, value))
+        claimed.update(range(first, last + 1))
+
+    def free(first: int, last: int) -> bool:
+        return not any(k in claimed for k in range(first, last + 1))
+
+    _find_emails(toks, words, add, free)
+    _find_alnum(words, times, ctx, add, free)
+    runs = _digit_runs(toks)
+    for r in runs:
+        first, last = toks[r.first_tok].word, toks[r.last_tok].word
+        if not free(first, last) or r.digits in allowed_set:
+            continue
+        _classify_run(r, toks, runs, first, last, ctx, own, add, free)
+    _find_dates_of_birth(toks, ctx, add, free)
+    _find_addresses(words, toks, runs, add, free)
+    found.sort(key=lambda f: f.first)
+    return found
+
+
+def _card_in(digits: str) -> tuple[int, int] | None:
+    """(offset, length) of a Luhn-valid 13-19 digit card number inside a run (longest first)."""
+    for length in (16, 15, 19, 18, 17, 14, 13):
+        for off in range(0, len(digits) - length + 1):
+            part = digits[off:off + length]
+            if part[0] in "3456" and luhn_ok(part):
+                return off, length
+    return None
+
+
+def _classify_run(r: _Run, toks, runs, first: int, last: int, ctx: _Context, own: _Context, add, free) -> None:
+    d = r.digits
+    n = len(d)
+    ending_ordinal = toks[r.last_tok].text in _ORDINAL_WORDS or toks[r.last_tok].text.startswith("#ord")
+    payment = ctx.near(_CARD_CUES + _CVV_CUES + _EXPIRY_CUES, first, last, before_s=30.0, after_s=5.0)
+    intro_not_personal = ctx.just_before(_NOT_PERSONAL_CUES, first, words_before=5)
+    # card numbers
+    if 13 <= n <= 19 and d[0] in "3456" and luhn_ok(d):
+        add("card_number", first, last, d)
+        return
+    hit = _card_in(d) if n > 19 or (n >= 13 and payment) else None
+    if hit is not None and n > 16:
+        # a card number with more digits in the same breath: the expiry or security code said straight
+        # after it, or a mis-heard extra digit; every digit of the run is redacted
+        off, length = hit
+        a, b = _word_span_of_digits(toks, r, off, off + length)
+        add("card_number", a, b, d[off:off + length])
+        for start, end in ((0, off), (off + length, n)):
+            if end > start:
+                a2, b2 = _word_span_of_digits(toks, r, start, end)
+                if not free(a2, b2):
+                    continue
+                kind = "card_number"
+                if end - start >= 3 and ctx.near(_CVV_CUES, a2, b2, before_s=12.0):
+                    kind = "security_code"
+                elif end - start >= 3 and ctx.near(_EXPIRY_CUES, a2, b2, before_s=12.0):
+                    kind = "expiry_date"
+                add(kind, a2, b2, d[start:end])
+        return
+    if 12 <= n <= 19 and payment and not intro_not_personal and ctx.near(_CARD_CUES, first, last, before_s=30.0):
+        add("card_number", first, last, d)
+        return
+    # expiry (MMYY, MMYYYY) before security code when both were asked for: a 4-digit value shaped like
+    # a month and year is the expiry, a 3-digit one the code
+    if n in (4, 6) and _expiry_shape(d) and ctx.near(_EXPIRY_CUES, first, last, before_s=12.0, after_s=0.5):
+        add("expiry_date", first, last, d)
+        return
+    # security code: 3-4 digits just after a security-code cue
+    if 3 <= n <= 4 and not ending_ordinal and ctx.near(_CVV_CUES, first, last, before_s=12.0, after_s=0.5) \
+            and not ctx.just_before(("last four", "last 4", "ends in", "ending in", "ending"), first):
+        add("security_code", first, last, d)
+        return
+    # expiry: MMYY / MYY / MMYYYY just after an expiry cue
+    if 3 <= n <= 6 and ctx.near(_EXPIRY_CUES, first, last, before_s=12.0, after_s=0.5) and _expiry_shape(d):
+        add("expiry_date", first, last, d)
+        return
+    if n == 6 and ctx.near(_SORT_CUES, first, last, before_s=15.0, after_s=0.5):
+        add("sort_code", first, last, d)
+        return
+    if n == 9 and ctx.near(_SSN_CUES, first, last, before_s=15.0, after_s=0.5):
+        add("ssn", first, last, d)
+        return
+    if n == 9 and ctx.near(_ROUTING_CUES, first, last, before_s=15.0, after_s=0.5):
+        add("bank_account", first, last, d)
+        return
+    if 6 <= n <= 17 and ctx.near(_ACCOUNT_CUES, first, last, before_s=15.0, after_s=0.5) \
+            and not _phone_shape(d) and not ctx.just_before(_NOT_PERSONAL_CUES[:-1], first, words_before=5):
+        add("bank_account", first, last, d)
+        return
+    if _phone_shape(d) and (not intro_not_personal or ctx.just_before(_PHONE_CUES, first, words_before=6)):
+        add("phone", first, last, d)
+        return
+    if n in (7, 8) and ctx.near(_PHONE_CUES, first, last, before_s=10.0, after_s=0.5) and not intro_not_personal:
+        add("phone", first, last, d)  # a local number without its area code
+
+
+def _word_span_of_digits(toks, r: _Run, start: int, end: int) -> tuple[int, int]:
+    """Word indices of digits [start, end) of a run (runs read digit by digit map 1:1; otherwise the whole run)."""
+    span = toks[r.first_tok:r.last_tok + 1]
+    digit_toks = [t for t in span if t.text in _DIGIT_OF or t.text in ("zero",)]
+    if len(digit_toks) == len(r.digits):
+        return digit_toks[start].word, digit_toks[end - 1].word
+    return span[0].word, span[-1].word
+
+
+def _expiry_shape(d: str) -> bool:
+    if len(d) == 3:
+        return 1 <= int(d[0]) <= 9
+    month = int(d[:2])
+    return 1 <= month <= 12
+
+
+def _phone_shape(d: str) -> bool:
+    n = len(d)
+    if n == 11 and d[0] == "0" and d[1] in "123578":
+        return True  # UK
+    if n == 12 and d.startswith("44") and d[2] in "123578":
+        return True  # +44 without the 0
+    if n == 10 and d[0] in "23456789" and d[3] in "23456789":
+        return True  # North American
+    if n == 11 and d[0] == "1" and d[1] in "23456789" and d[4] in "23456789":
+        return True  # 1 + North American
+    return False
+
+
+_EMAIL_JOIN = {"dot": ".", "underscore": "_", "dash": "-", "hyphen": "-", "period": "."}
+_TLDS = frozenset("com net org co uk io us info biz edu gov ac me de fr ie eu ca au".split())
+_STOP = frozenset(
+    "is it's its my the email address e-mail mail at it was that's and on to you your me i'm a an of for".split())
+
+
+def _find_emails(toks: Sequence[_Tok], words, add, free) -> None:
+    n = len(toks)
+    for k, t in enumerate(toks):
+        if "@" in t.text and "." in t.text.split("@")[-1]:
+            if free(t.word, t.word):
+                add("email", t.word, t.word, t.text)
+            continue
+        if t.text not in ("at", "@") or k == 0:
+            continue
+        # domain: name (dot name)* dot tld, or a word already written "gmail.com"
+        j = k + 1
+        domain: list[str] = []
+        while j < n:
+            w = toks[j].text
+            if "." in w and all(p.isalnum() for p in w.split(".") if p) and w.split(".")[-1] in _TLDS:
+                domain.append(w)
+                j += 1
+                break
+            if w.isalnum() and j + 1 < n and toks[j + 1].text in ("dot", "."):
+                domain.extend([w, "."])
+                j += 2
+                continue
+            if w.isalnum() and domain and domain[-1] == "." and w in _TLDS:
+                domain.append(w)
+                j += 1
+                if j + 1 < n and toks[j].text == "dot" and toks[j + 1].text in _TLDS:
+                    domain.extend([".", toks[j + 1].text])
+                    j += 2
+                break
+            break
+        if not domain or domain[-1] == ".":
+            continue
+        # local part: the words before "at", joined by dot/underscore, back to a stop word
+        i = k - 1
+        local: list[str] = []
+        while i >= 0 and len(local) < 9:
+            w = toks[i].text
+            if w in _EMAIL_JOIN and local:
+                local.insert(0, _EMAIL_JOIN[w])
+            elif w.replace(".", "").replace("_", "").isalnum() and w not in _STOP:
+                if local and local[0] not in _EMAIL_JOIN.values() and len(local) >= 2:
+                    break
+                local.insert(0, w)
+            else:
+                break
+            i -= 1
+        if not local or local[0] in _EMAIL_JOIN.values():
+            continue
+        first, last = toks[i + 1].word, toks[j - 1].word
+        if free(first, last):
+            add("email", first, last, "".join(local) + "@" + "".join(domain))
+
+
+# letters and digits of consecutive short words: postcodes, NI numbers, IBANs
+_LETTER_NAMES = {"ay": "a", "bee": "b", "cee": "c", "see": "c", "dee": "d", "ee": "e", "eff": "f", "gee": "g",
+                 "aitch": "h", "jay": "j", "kay": "k", "el": "l", "em": "m", "en": "n", "pee": "p", "cue": "q",
+                 "queue": "q", "ar": "r", "are": "r", "ess": "s", "tee": "t", "you": "u", "vee": "v",
+                 "ex": "x", "why": "y", "zed": "z", "zee": "z", "double-u": "w", "doubleu": "w"}
+_POSTCODE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[ABD-HJLNP-UW-Z]{2}")
+_NI = re.compile(r"(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]")
+_NI_LOOSE = re.compile(r"[A-Z]{2}\d{6}[A-D]?")
+_IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
+
+
+def _alnum_pieces(raw: str, nxt: str | None) -> str | None:
+    """The letters/digits a word contributes to a spelled-out code, or None when it ends one."""
+    w = raw.strip().lower().strip(_STRIP)
+    if not w:
+        return ""
+    if w in _DIGIT_OF:
+        return _DIGIT_OF[w]
+    if w in _LETTER_NAMES:
+        return _LETTER_NAMES[w].upper()
+    compact = re.sub(r"[\-.]", "", w)
+    if len(compact) == 1 and compact.isalpha():
+        return compact.upper()
+    if compact.isalnum() and len(compact) <= 12 and (any(c.isdigit() for c in compact) or
+                                                   (len(compact) <= 4 and raw.strip(_STRIP).isupper())):
+        return compact.upper()
+    return None
+
+
+def _find_alnum(words: Sequence[str], times, ctx: _Context, add, free) -> None:
+    chunks: list[tuple[str, list[int]]] = []  # (letters, word index of each letter)
+    cur, idx = "", []
+    for i, w in enumerate(words):
+        piece = _alnum_pieces(w, None)
+        w_low = w.strip().lower().strip(_STRIP)
+        if w_low in _REPEAT and i + 1 < len(words):
+            nxt = _alnum_pieces(words[i + 1], None)
+            if nxt and len(nxt) == 1:
+                piece = ""  # "double" → next letter/digit said twice
+                cur += nxt
+                idx.append(i)
+                continue
+        if piece is None:
+            if cur:
+                chunks.append((cur, idx))
+            cur, idx = "", []
+            continue
+        cur += piece
+        idx.extend([i] * len(piece))
+    if cur:
+        chunks.append((cur, idx))
+    for text, index in chunks:
+        for m in _IBAN.finditer(text):
+            cand = m.group(0)
+            for end in range(len(cand), 14, -1):
+                if iban_ok(cand[:end]):
+                    a, b = index[m.start()], index[m.start() + end - 1]
+                    if free(a, b):
+                        add("iban", a, b, cand[:end])
+                    break
+            else:
+                a, b = index[m.start()], index[m.end() - 1]
+                if ctx.near(("iban", "i b a n"), a, b, before_s=15.0) and free(a, b):
+                    add("iban", a, b, cand)
+        for m in _NI.finditer(text):
+            a, b = index[m.start()], index[m.end() - 1]
+            if free(a, b):
+                add("ni_number", a, b, m.group(0))
+        for m in _NI_LOOSE.finditer(text):  # any prefix when introduced as a national insurance number
+            a, b = index[m.start()], index[m.end() - 1]
+            if free(a, b) and ctx.near(_NI_CUES, a, b, before_s=15.0):
+                add("ni_number", a, b, m.group(0))
+        for m in _POSTCODE.finditer(text):
+            a, b = index[m.start()], index[m.end() - 1]
+            if free(a, b) and (any(c.isalpha() for c in m.group(0)[:2]) and
+                               (ctx.near(_POSTCODE_CUES, a, b, before_s=20.0, after_s=1.0) or
+                                not _looks_like_reference(text))):
+                add("address", a, b, m.group(0))
+
+
+def _looks_like_reference(text: str) -> bool:
+    """A long code of letters and digits (an order reference) is not a postcode."""
+    return len(text) > 10
+
+
+_DAY_WORDS = {w: i + 1 for i, w in enumerate(
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
+    "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split())}
+
+
+def _find_dates_of_birth(toks: Sequence[_Tok], ctx: _Context, add, free) -> None:
+    """A date (day, month name or number, year) said shortly after a date-of-birth cue."""
+    n = len(toks)
+    k = 0
+    while k < n:
+        t = toks[k]
+        starts = (t.text in _MONTHS or t.text in _DAY_WORDS or t.text in _NUMBER_WORDS or t.text.startswith("#ord")
+                  or t.text in ("the",)) and t.text not in ("o",)
+        if not starts or not ctx.near(_DOB_CUES, t.word, t.word, before_s=12.0, after_s=0.0):
+            k += 1
+            continue
+        j = k
+        saw_month = saw_year = False
+        digits = 0
+        while j < n and j - k < 14:
+            w = toks[j].text
+            if w in _MONTHS:
+                saw_month = True
+            elif w in _NUMBER_WORDS or w in _DAY_WORDS or w.startswith("#ord") or w in _DIGIT_OF:
+                digits += 1
+                if w in ("nineteen", "twenty", "thousand", "hundred"):
+                    saw_year = saw_year or j > k
+            elif w in ("the", "of", "and", "st", "nd", "rd", "th"):
+                pass
+            else:
+                break
+            j += 1
+        span = toks[k:j]
+        while span and span[-1].text in ("the", "of", "and"):
+            span = span[:-1]
+        while span and span[0].text in ("the", "of", "and"):
+            span = span[1:]
+        if span and (saw_month and digits >= 2 or digits >= 6 or (saw_year and digits >= 4)):
+            a, b = span[0].word, span[-1].word
+            if free(a, b):
+                add("date_of_birth", a, b, " ".join(x.text for x in span))
+        k = max(j, k + 1)
+
+
+_STREET = frozenset(
+    "street st road rd avenue ave lane ln drive dr boulevard blvd close way court ct place crescent terrace "
+    "grove gardens parkway highway hwy circle square row mews".split())
+
+
+def _find_addresses(words: Sequence[str], toks: Sequence[_Tok], runs: Sequence[_Run], add, free) -> None:
+    """<house number> <one to three names> <street word> [..., city, state] [ZIP]."""
+    lower = [w.strip().lower().strip(_STRIP) for w in words]
+    for r in runs:
+        if len(r.digits) > 5:
+            continue
+        first = toks[r.first_tok].word
+        last_num = toks[r.last_tok].word
+        j = last_num + 1
+        names = 0
+        while j < len(lower) and names < 4 and lower[j] not in _STREET:
+            if not lower[j].isalpha() or lower[j] in _STOP or lower[j] in _NUMBER_WORDS:
+                break
+            names += 1
+            j += 1
+        if j >= len(lower) or lower[j] not in _STREET or names == 0:
+            continue
+        end = j
+        # a US ZIP code (five digits) within the next few words ends the address
+        for r2 in runs:
+            w2 = toks[r2.first_tok].word
+            if j < w2 <= j + 8 and len(r2.digits) in (5, 9):
+                end = toks[r2.last_tok].word
+                break
+        if free(first, end):
+            add("address", first, end, " ".join(lower[first:end + 1]))
