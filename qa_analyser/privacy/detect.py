@@ -202,7 +202,8 @@ _NI_CUES = ("national insurance", "ni number", "n i number", "insurance number")
 _DOB_CUES = ("date of birth", "born on", "born in", "birthday", "d o b", "dob", "birth date", "i was born",
              "born the")
 _PHONE_CUES = ("phone", "mobile", "cell", "telephone", "landline", "contact number", "call you on",
-               "call you back on", "reach you on", "number is", "number's", "ring you")
+               "call you back on", "reach you on", "ring you", "call me on")
+_PHONE_CUES_WEAK = _PHONE_CUES + ("number is", "number's")
 _NOT_PERSONAL_CUES = ("order", "reference", "ref", "booking", "confirmation", "tracking", "invoice", "ticket",
                       "case", "claim", "policy", "member", "prescription", "model", "serial", "flight", "item",
                       "product", "membership", "account")
@@ -352,7 +353,7 @@ def _classify_run(r: _Run, toks, runs, first: int, last: int, ctx: _Context, own
     if _phone_shape(d) and (not intro_not_personal or ctx.just_before(_PHONE_CUES, first, words_before=6)):
         add("phone", first, last, d)
         return
-    if n in (7, 8) and ctx.near(_PHONE_CUES, first, last, before_s=10.0, after_s=0.5) and not intro_not_personal:
+    if n in (7, 8) and ctx.near(_PHONE_CUES_WEAK, first, last, before_s=10.0, after_s=0.5) and not intro_not_personal:
         add("phone", first, last, d)  # a local number without its area code
 
 
