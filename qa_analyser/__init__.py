@@ -36,7 +36,9 @@ from .errors import (
     StoreError,
     TranscriptionError,
 )
-from .pipeline import CallOutcome, Rescore, Run, RunOptions, RunSummary, run_drop_folder, start_rescore, start_run
+from .pipeline import (CallOutcome, Rescore, Run, RunOptions, RunSummary, redact_database, run_drop_folder,
+                       start_rescore, start_run)
+from .privacy import Policy, Redacted, Span, redact_call
 from .scripts import ScriptSet, check_scripts, load_script, load_scripts
 from .store import CallState, Store
 
@@ -79,4 +81,9 @@ __all__ = [
     "run_drop_folder",
     "start_rescore",
     "start_run",
+    "Policy",
+    "Redacted",
+    "Span",
+    "redact_call",
+    "redact_database",
 ]

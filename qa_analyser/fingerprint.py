@@ -11,6 +11,8 @@ derived from what actually runs:
 - ``parser``: the spaCy model version actually loaded for negation (or "none");
 - ``diarizer``: the diarizer's source and whether its model could be loaded;
 - ``scoring``: sha256 of score.py;
+- ``privacy``: sha256 of the privacy detector, redaction and PCI audit (qa_analyser/privacy): they
+  decide the PCI pause verdict and what the stored evidence shows;
 - ``rapidfuzz``: the fuzzy-matching library's version.
 
 `matcher_fingerprint()` folds them into one hex digest; `components()` returns them for the record.
@@ -54,6 +56,7 @@ def _static() -> dict[str, str]:
         "matcher": hashlib.sha256((source_digest(*_match_sources(), package="qa_analyser.match")
                                    + source_digest(*_VERDICT_SOURCES)).encode()).hexdigest(),
         "scoring": source_digest("score.py"),
+        "privacy": source_digest("detect.py", "redact.py", "audit.py", package="qa_analyser.privacy"),
         "diarizer": f"{DIARIZER_VERSION}:{source_digest('diarize.py')[:16]}:"
                     f"{'model' if model_path() else 'no-model'}",
     }
