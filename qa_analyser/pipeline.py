@@ -656,6 +656,7 @@ def redact_database(store: Store, policy: Policy = Policy()) -> dict[str, int]:
     counts: dict[str, int] = {}
     try:
         counts = store.scrub(policy=policy)
+        counts["made_owner_only"] = len(store.make_owner_only())
         status = "finished"
     finally:
         store.finish_run(run_id, counts=counts, status=status)

@@ -411,6 +411,7 @@ def test_qa_redact_scrubs_a_database_written_in_the_clear(drop):
                        reason=f"other.wav: bad header near {PAN}")
     store.finish_run(run_id, counts={}, status="finished")
     store.close()
+    db.chmod(0o644)  # as another tool may have left it
     assert b"9855" in db_bytes(db)
     result = runner.invoke(app, ["redact", "--db", str(db)])
     assert result.exit_code == 0, result.output
@@ -420,6 +421,7 @@ def test_qa_redact_scrubs_a_database_written_in_the_clear(drop):
         assert clear not in blob, clear
     wal = Path(str(db) + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
+    assert db.stat().st_mode & 0o777 == 0o600
     with sqlite3.connect(db) as conn:
         assert json.loads(conn.execute("SELECT redaction FROM transcripts").fetchone()[0])["by"] == "qa redact"
         run = conn.execute("SELECT command, status, versions FROM runs ORDER BY id DESC").fetchone()

@@ -124,6 +124,21 @@ class PrivacyMixin:
         return (out.evidence, out.detail,
                 None if out.wording is None else to_json(wording_dict(out.wording)))
 
+    def make_owner_only(self) -> list[str]:
+        """chmod 0600 the database, its -wal, -shm and lock files where they are readable by others
+        (a database made by another tool or an old copy); returns the files changed."""
+        changed = []
+        if self.path is None:
+            return changed
+        for p in (self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm", ".lock"))):
+            try:
+                if p.exists() and p.stat().st_mode & 0o077:
+                    p.chmod(0o600)
+                    changed.append(p.name)
+            except OSError as e:
+                raise StoreError(f"cannot make {p} owner-only: {e.strerror or e}") from e
+        return changed
+
     def compact(self) -> None:
         """Rebuild the full-text index from the (redacted) segments, VACUUM, checkpoint and truncate the WAL:
         afterwards neither the file nor its -wal holds a page of deleted text."""
