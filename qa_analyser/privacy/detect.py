@@ -79,10 +79,12 @@ _ORDINAL_WORDS = frozenset(
     "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth".split())
 _DIGIT_OF = {w: str(i) for i, w in enumerate(_UNIT_WORDS)} | {"oh": "0", "o": "0", "nought": "0"}
 _REPEAT = {"double": 2, "triple": 3}
+_HOMOPHONES = {"to": "two", "too": "two", "for": "four", "won": "one", "ate": "eight"}
 _FILLERS = frozenset("um umm uh uhh uhm erm er err hmm hm mm mhm ah eh".split())
 _STRIP = ".,;:!?\"'()[]{}<>"
-_MONEY = re.compile(r"^[£$€]|[£$€%]$|^\d+\.\d{1,2}$")
+_MONEY = re.compile(r"^[£$€]|[£$€%]$")
 _DIGITISH = re.compile(r"^\+?\d[\d\-/.,]*\d$|^\d$")
+_DIGITS_WITH_OH = re.compile(r"^(?=.*\d)[\do]{2,}$")  # "6o", "071o4": a zero heard as the letter
 _ORDINAL_DIGITS = re.compile(r"^(\d{1,2})(st|nd|rd|th)$")
 _MONTHS = {m: i + 1 for i, m in enumerate(
     "january february march april may june july august september october november december".split())}
@@ -97,12 +99,20 @@ class _Tok:
     word: int  # index of the input word
 
 
+def _mostly_digits(w: str) -> bool:
+    """"8w2123": digits with a stray letter the recogniser put in; its letters are dropped ("o" is 0)."""
+    alnum = [c for c in w if c.isalnum()]
+    return len(alnum) >= 4 and sum(c.isdigit() for c in alnum) >= 0.75 * len(alnum) and w.isalnum()
+
+
 def _tokens(words: Sequence[str]) -> list[_Tok]:
     """Sub-tokens of every word: digits read one by one, "double four" → four four, fillers dropped.
     A money amount ("£35", "29.99") becomes the token "<money>", which ends any digit run."""
     out: list[_Tok] = []
     for i, raw in enumerate(words):
-        w = raw.strip().lower().strip(_STRIP)
+        # the recogniser writes spoken digit groups as "4 -5 -8", "63 .90", "6O", "5 '1\"": the dashes,
+        # dots and quotes around digits are its punctuation, not the value's
+        w = raw.strip().lower().strip(_STRIP + "-–")
         if not w or w in _FILLERS:
             continue
         if "@" in w:
@@ -115,15 +125,21 @@ def _tokens(words: Sequence[str]) -> list[_Tok]:
         if m:
             out.append(_Tok(f"#ord{int(m.group(1))}", i))
             continue
-        if _DIGITISH.match(w):
-            out.extend(_Tok(_UNIT_WORDS[int(c)], i) for c in w if c.isdigit())
+        if _DIGITISH.match(w) or _DIGITS_WITH_OH.match(w) or _mostly_digits(w):
+            out.extend(_Tok(_UNIT_WORDS[int(c)] if c.isdigit() else "zero", i) for c in w if c.isdigit() or c == "o")
             continue
         for piece in re.split(r"[-–/]", w):
             piece = piece.strip(_STRIP)
             if piece == "and" and not (out and out[-1].text in ("hundred", "thousand")):
                 piece = "<and>"  # "... twenty seven, and one two three": two values, not one amount
-            if piece:
+            if piece.isdigit():
+                out.extend(_Tok(_UNIT_WORDS[int(c)], i) for c in piece)
+            elif piece:
                 out.append(_Tok(piece, i))
+    # "8 to 8 0 to 3": between digits, "to"/"too" is a two and "for" a four
+    for k in range(1, len(out) - 1):
+        if out[k].text in _HOMOPHONES and out[k - 1].text in _DIGIT_OF and out[k + 1].text in _DIGIT_OF:
+            out[k] = _Tok(_HOMOPHONES[out[k].text], out[k].word)
     # "double four" → four four (said of digits only)
     expanded: list[_Tok] = []
     k = 0
@@ -200,7 +216,7 @@ _ROUTING_CUES = ("routing number", "routing", "aba")
 _SSN_CUES = ("social security", "ssn", "s s n", "social")
 _NI_CUES = ("national insurance", "ni number", "n i number", "insurance number")
 _DOB_CUES = ("date of birth", "born on", "born in", "birthday", "d o b", "dob", "birth date", "i was born",
-             "born the")
+             "born the", "birth", "born")
 _PHONE_CUES = ("phone", "mobile", "cell", "telephone", "landline", "contact number", "call you on",
                "call you back on", "reach you on", "ring you", "call me on")
 _PHONE_CUES_WEAK = _PHONE_CUES + ("number is", "number's")
@@ -230,6 +246,11 @@ class _Context:
     def near(self, cues: Iterable[str], first: int, last: int, *, before_s: float = 15.0, after_s: float = 2.0) -> bool:
         text = self._window_text(self.own[first][0] - before_s, self.own[last][1] + after_s)
         return any(f" {c} " in text for c in cues)
+
+    def window_before(self, first: int, before_s: float) -> str:
+        """Every speaker's words in the `before_s` seconds before word `first`."""
+        t = self.own[first][0]
+        return self._window_text(t - before_s, t - 0.01)
 
     def just_before(self, cues: Iterable[str], first: int, *, words_before: int = 6) -> bool:
         """A cue among the few words said just before `first` (any speaker, by time)."""
@@ -268,15 +289,19 @@ def find_in_words(words: Sequence[str], times: Sequence[tuple[float, float]] | N
         return not any(k in claimed for k in range(first, last + 1))
 
     _find_emails(toks, words, add, free)
+    _find_garbled_email(words, ctx, add, free)
     _find_alnum(words, times, ctx, add, free)
+    _find_dates_of_birth(toks, ctx, add, free)
     runs = _digit_runs(toks)
     for r in runs:
         first, last = toks[r.first_tok].word, toks[r.last_tok].word
         if not free(first, last) or r.digits in allowed_set:
             continue
+        if r.last_tok + 1 < len(toks) and toks[r.last_tok + 1].text in ("digit", "digits", "numbers", "number"):
+            continue  # "the 16 digit card number", "three numbers on the back": a length, not a value
         _classify_run(r, toks, runs, first, last, ctx, own, add, free)
-    _find_dates_of_birth(toks, ctx, add, free)
     _find_addresses(words, toks, runs, add, free)
+    _find_address_answer(words, ctx, add, free)
     found.sort(key=lambda f: f.first)
     return found
 
@@ -292,11 +317,19 @@ def _card_in(digits: str) -> tuple[int, int] | None:
 
 
 def _classify_run(r: _Run, toks, runs, first: int, last: int, ctx: _Context, own: _Context, add, free) -> None:
+    """Decide what one run of digits is. Within its cue's window a value may have lost a digit or two
+    to the recogniser ("225 .74" for a 9-digit SSN), so the lengths accepted there are looser than
+    the value's true shape; without a cue only a checksum or an unmistakable shape counts."""
     d = r.digits
     n = len(d)
+    own_words = len(own.lower)
     ending_ordinal = toks[r.last_tok].text in _ORDINAL_WORDS or toks[r.last_tok].text.startswith("#ord")
     payment = ctx.near(_CARD_CUES + _CVV_CUES + _EXPIRY_CUES, first, last, before_s=30.0, after_s=5.0)
     intro_not_personal = ctx.just_before(_NOT_PERSONAL_CUES, first, words_before=5)
+
+    def cue(cues, before_s=12.0):
+        return ctx.near(cues, first, last, before_s=before_s, after_s=0.5)
+
     # card numbers
     if 13 <= n <= 19 and d[0] in "3456" and luhn_ok(d):
         add("card_number", first, last, d)
@@ -320,41 +353,63 @@ def _classify_run(r: _Run, toks, runs, first: int, last: int, ctx: _Context, own
                     kind = "expiry_date"
                 add(kind, a2, b2, d[start:end])
         return
-    if 12 <= n <= 19 and payment and not intro_not_personal and ctx.near(_CARD_CUES, first, last, before_s=30.0):
+    card_cue = payment and not intro_not_personal and ctx.near(_CARD_CUES, first, last, before_s=30.0)
+    if 12 <= n <= 19 and card_cue:
         add("card_number", first, last, d)
         return
-    # expiry (MMYY, MMYYYY) before security code when both were asked for: a 4-digit value shaped like
-    # a month and year is the expiry, a 3-digit one the code
-    if n in (4, 6) and _expiry_shape(d) and ctx.near(_EXPIRY_CUES, first, last, before_s=12.0, after_s=0.5):
-        add("expiry_date", first, last, d)
+    # expiry (MMYY, MMYYYY, or a month name and a year) before security code when both were asked for
+    month_before = r.first_tok > 0 and toks[r.first_tok - 1].text in _MONTHS
+    if cue(_EXPIRY_CUES) and not ending_ordinal and (
+            (n in (4, 6) and _expiry_shape(d)) or (month_before and n in (2, 4))):
+        a = toks[r.first_tok - 1].word if month_before else first
+        add("expiry_date", a, last, d)
         return
-    # security code: 3-4 digits just after a security-code cue
-    if 3 <= n <= 4 and not ending_ordinal and ctx.near(_CVV_CUES, first, last, before_s=12.0, after_s=0.5) \
+    # security code: 3-4 digits just after a security-code cue (2 when a digit was lost)
+    if 2 <= n <= 4 and not ending_ordinal and cue(_CVV_CUES) \
             and not ctx.just_before(("last four", "last 4", "ends in", "ending in", "ending"), first):
         add("security_code", first, last, d)
         return
-    # expiry: MMYY / MYY / MMYYYY just after an expiry cue
-    if 3 <= n <= 6 and ctx.near(_EXPIRY_CUES, first, last, before_s=12.0, after_s=0.5) and _expiry_shape(d):
+    # a 3-4 digit answer on its own in a payment (a security code whose question was mis-heard)
+    if 3 <= n <= 4 and payment and not intro_not_personal and last - first + 1 >= own_words - 2 \
+            and not ending_ordinal and ctx.near(_CARD_CUES + _CVV_CUES, first, last, before_s=30.0):
+        add("security_code", first, last, d)
+        return
+    if 3 <= n <= 6 and cue(_EXPIRY_CUES) and _expiry_shape(d):
         add("expiry_date", first, last, d)
         return
-    if n == 6 and ctx.near(_SORT_CUES, first, last, before_s=15.0, after_s=0.5):
+    if 4 <= n <= 7 and cue(_SORT_CUES, 15.0):
         add("sort_code", first, last, d)
         return
-    if n == 9 and ctx.near(_SSN_CUES, first, last, before_s=15.0, after_s=0.5):
+    if 5 <= n <= 10 and cue(_SSN_CUES, 15.0) and not intro_not_personal:
         add("ssn", first, last, d)
         return
-    if n == 9 and ctx.near(_ROUTING_CUES, first, last, before_s=15.0, after_s=0.5):
+    if n == 9 and cue(_ROUTING_CUES, 15.0):
         add("bank_account", first, last, d)
         return
-    if 6 <= n <= 17 and ctx.near(_ACCOUNT_CUES, first, last, before_s=15.0, after_s=0.5) \
+    if 5 <= n <= 17 and cue(_ACCOUNT_CUES, 15.0) \
             and not _phone_shape(d) and not ctx.just_before(_NOT_PERSONAL_CUES[:-1], first, words_before=5):
         add("bank_account", first, last, d)
+        return
+    if 4 <= n <= 8 and cue(_DOB_CUES, 12.0) and not intro_not_personal:
+        add("date_of_birth", first, last, d)
+        return
+    # a turn that is only a number, answering a question about "your ... number" (the cue itself mis-heard:
+    # "your man can count number"), unless the question was about an order, a reference ...
+    answer_only = last - first + 1 >= own_words - 2
+    if answer_only and n >= 5 and not intro_not_personal:
+        asked = ctx.window_before(first, 12.0)
+        if " number" in asked and not any(f" {c} " in asked for c in _NOT_PERSONAL_CUES[:-1]):
+            kind = "phone" if _phone_shape(d) or any(f" {c} " in asked for c in _PHONE_CUES) else "bank_account"
+            add(kind, first, last, d)
+            return
+    if answer_only and n == 2 and cue(_EXPIRY_CUES) and own_words <= 6:
+        add("expiry_date", first, last, d)  # "oh nine twenty eight" heard as "Oh, I'm 28"
         return
     if _phone_shape(d) and (not intro_not_personal or ctx.just_before(_PHONE_CUES, first, words_before=6)):
         add("phone", first, last, d)
         return
-    if n in (7, 8) and ctx.near(_PHONE_CUES_WEAK, first, last, before_s=10.0, after_s=0.5) and not intro_not_personal:
-        add("phone", first, last, d)  # a local number without its area code
+    if 7 <= n <= 13 and cue(_PHONE_CUES_WEAK, 12.0) and not intro_not_personal:
+        add("phone", first, last, d)  # a local number, or one with a digit lost
 
 
 def _word_span_of_digits(toks, r: _Run, start: int, end: int) -> tuple[int, int]:
@@ -445,6 +500,30 @@ def _find_emails(toks: Sequence[_Tok], words, add, free) -> None:
             add("email", first, last, "".join(local) + "@" + "".join(domain))
 
 
+_EMAIL_CUES = ("email", "e-mail", "e mail", "email address", "mail address")
+_INTRO = frozenset("it's its it is is sure yes yeah ok okay that's".split())
+
+
+def _find_garbled_email(words: Sequence[str], ctx: _Context, add, free) -> None:
+    """An address the recogniser ran together or mis-heard ("ewalker88at .com .uk", "Lorent -Rite at
+    gmail .com"): after an email cue, the words of the answer up to its last domain ending."""
+    lower = [w.strip().lower().strip(_STRIP.replace(".", "")).rstrip(".,?!") for w in words]
+    ends = [k for k, w in enumerate(lower) if w.lstrip(".") in _TLDS and (w.startswith(".") or k > 0 and
+                                                                           lower[k - 1] in ("dot", "not"))]
+    if not ends:
+        return
+    last = ends[-1]
+    if not ctx.near(_EMAIL_CUES, last, last, before_s=20.0, after_s=0.0):
+        return
+    start = 0
+    for k in range(last):
+        if lower[k] in _INTRO or lower[k] in ("email", "is", "address"):
+            start = k + 1
+    if last - start < 1 or not free(start, last):
+        return
+    add("email", start, last, "".join(lower[start:last + 1]))
+
+
 # letters and digits of consecutive short words: postcodes, NI numbers, IBANs
 _LETTER_NAMES = {"ay": "a", "bee": "b", "cee": "c", "see": "c", "dee": "d", "ee": "e", "eff": "f", "gee": "g",
                  "aitch": "h", "jay": "j", "kay": "k", "el": "l", "em": "m", "en": "n", "pee": "p", "cue": "q",
@@ -452,7 +531,10 @@ _LETTER_NAMES = {"ay": "a", "bee": "b", "cee": "c", "see": "c", "dee": "d", "ee"
                  "ex": "x", "why": "y", "zed": "z", "zee": "z", "double-u": "w", "doubleu": "w"}
 _POSTCODE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[ABD-HJLNP-UW-Z]{2}")
 _NI = re.compile(r"(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]")
-_NI_LOOSE = re.compile(r"[A-Z]{2}\d{6}[A-D]?")
+_NI_LOOSE = re.compile(r"[A-Z]{1,2}\d{6}[A-D]?|\d{6}[A-D]")
+_IBAN_LOOSE = re.compile(r"[A-Z]{2}[A-Z0-9]{12,32}")
+_IBAN_CUES = ("iban", "i b a n", "ibern", "eye ban", "international bank account")
+_IBAN_COUNTRIES = frozenset("GB DE FR NL ES IT IE BE AT CH PT PL SE DK FI NO LU GR CZ HU RO".split())
 _IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
 
 
@@ -507,16 +589,22 @@ def _find_alnum(words: Sequence[str], times, ctx: _Context, add, free) -> None:
                     break
             else:
                 a, b = index[m.start()], index[m.end() - 1]
-                if ctx.near(("iban", "i b a n"), a, b, before_s=15.0) and free(a, b):
+                if ctx.near(_IBAN_CUES, a, b, before_s=15.0) and free(a, b):
                     add("iban", a, b, cand)
         for m in _NI.finditer(text):
             a, b = index[m.start()], index[m.end() - 1]
             if free(a, b):
                 add("ni_number", a, b, m.group(0))
-        for m in _NI_LOOSE.finditer(text):  # any prefix when introduced as a national insurance number
+        for m in _NI_LOOSE.finditer(text):  # any prefix (or a mis-heard one) after a national insurance cue
             a, b = index[m.start()], index[m.end() - 1]
-            if free(a, b) and ctx.near(_NI_CUES, a, b, before_s=15.0):
+            if free(a, b) and ctx.near(_NI_CUES, a, b, before_s=15.0, after_s=0.5):
                 add("ni_number", a, b, m.group(0))
+        for m in _IBAN_LOOSE.finditer(text):  # letters and digits after an IBAN cue, checksum or not
+            a, b = index[m.start()], index[m.end() - 1]
+            code = m.group(0)
+            looks_like = code[:2] in _IBAN_COUNTRIES and sum(c.isdigit() for c in code) >= 10
+            if free(a, b) and (looks_like or ctx.near(_IBAN_CUES, a, b, before_s=15.0, after_s=0.5)):
+                add("iban", a, b, code)
         for m in _POSTCODE.finditer(text):
             a, b = index[m.start()], index[m.end() - 1]
             if free(a, b) and (any(c.isalpha() for c in m.group(0)[:2]) and
@@ -567,11 +655,35 @@ def _find_dates_of_birth(toks: Sequence[_Tok], ctx: _Context, add, free) -> None
             span = span[:-1]
         while span and span[0].text in ("the", "of", "and"):
             span = span[1:]
-        if span and (saw_month and digits >= 2 or digits >= 6 or (saw_year and digits >= 4)):
+        has_day = any(x.text in _DAY_WORDS or x.text.startswith("#ord") for x in span)
+        if span and (saw_month or has_day) and digits >= 2:
             a, b = span[0].word, span[-1].word
             if free(a, b):
                 add("date_of_birth", a, b, " ".join(x.text for x in span))
         k = max(j, k + 1)
+
+
+_ADDRESS_INTRO = frozenset("at is it's its the live i i'm im sure yes".split())
+
+
+def _find_address_answer(words: Sequence[str], ctx: _Context, add, free) -> None:
+    """The answer to "what's your address / postcode?" (or "I live at ..."), when it holds a number: the
+    words after its introduction, however the recogniser spelled the street ("29 acres treat")."""
+    if not words:
+        return
+    lower = [w.strip().lower().strip(_STRIP) for w in words]
+    asked = ctx.window_before(0, 12.0)
+    if not (" address" in asked or " postcode" in asked or " post code" in asked or " zip" in asked
+            or "live at" in " ".join(lower[:4])):
+        return
+    start = 0
+    while start < min(len(lower), 5) and (lower[start] in _ADDRESS_INTRO or not lower[start]):
+        start += 1
+    end = len(lower) - 1
+    if start > end or not any(any(c.isdigit() for c in w) or w in _DIGIT_OF for w in lower[start:end + 1]):
+        return
+    if free(start, end):
+        add("address", start, end, " ".join(lower[start:end + 1]))
 
 
 _STREET = frozenset(
