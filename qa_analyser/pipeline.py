@@ -661,5 +661,5 @@ def redact_database(store: Store, policy: Policy = Policy()) -> dict[str, int]:
     finally:
         store.finish_run(run_id, counts=counts, status=status)
         if status == "finished":
-            store.compact()  # the run's own rows were written after the first compaction
+            store.compact()  # last, so that the pages the scrub freed are gone from the file and the WAL
     return counts

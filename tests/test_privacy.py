@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import wave
 from dataclasses import replace
@@ -21,7 +20,7 @@ from qa_analyser.datatypes import (CallInfo, ItemResult, Segment, Transcript, Tr
                                    WordingDiff)
 from qa_analyser.errors import ConfigError
 from qa_analyser.pipeline import RunOptions, run_drop_folder, start_rescore
-from qa_analyser.privacy import Policy, find_spans, iban_ok, luhn_ok, redact_call, script_numbers
+from qa_analyser.privacy import Policy, iban_ok, luhn_ok, redact_call
 from qa_analyser.privacy.audit import pci_audit
 from qa_analyser.privacy.detect import find_in_words
 from qa_analyser.scripts import load_script
@@ -431,6 +430,8 @@ def test_qa_redact_scrubs_a_database_written_in_the_clear(drop):
     # a second scrub has nothing left to do
     again = runner.invoke(app, ["redact", "--db", str(db)])
     assert "Redacted 0 transcript(s)" in again.output
+    refused = runner.invoke(app, ["redact", "--db", str(db), "--redact", "card_number=keep"])
+    assert refused.exit_code == 2 and "card data (card_number) is always masked" in refused.output
 
 
 def test_a_run_replaces_a_transcript_stored_in_the_clear(drop):

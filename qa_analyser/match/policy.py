@@ -57,7 +57,7 @@ def match_with_roles(transcript: Transcript, script: Script, call: CallInfo, opt
         from ..privacy.audit import pci_audit
         from ..privacy.redact import script_numbers
 
-        results.append(pci_audit(transcript, script.pci_pause, allowed=script_numbers(script)))
+        results.append(pci_audit(named, script.pci_pause, allowed=script_numbers(script)))
     return results
 
 

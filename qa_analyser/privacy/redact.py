@@ -18,9 +18,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from ..datatypes import ItemResult, Script, Segment, Transcript, Word, WordingDiff
+from ..datatypes import ItemResult, Script, Transcript, Word, WordingDiff
 from ..errors import ConfigError
-from .detect import CARD_KINDS, KINDS, Found, find_in_words
+from .detect import CARD_KINDS, KINDS, find_in_words
 
 __all__ = ["ACTIONS", "DETECTOR_VERSION", "Policy", "Span", "allowed_numbers", "find_spans", "placeholder",
            "redact_results", "redact_text", "redact_transcript", "script_numbers"]
