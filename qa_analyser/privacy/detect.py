@@ -79,7 +79,8 @@ _ORDINAL_WORDS = frozenset(
     "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth".split())
 _DIGIT_OF = {w: str(i) for i, w in enumerate(_UNIT_WORDS)} | {"oh": "0", "o": "0", "nought": "0"}
 _REPEAT = {"double": 2, "triple": 3}
-_HOMOPHONES = {"to": "two", "too": "two", "for": "four", "won": "one", "ate": "eight"}
+_HOMOPHONES = {"to": "two", "too": "two", "for": "four", "fore": "four", "won": "one", "ate": "eight", "free": "three",
+               "tree": "three"}
 _FILLERS = frozenset("um umm uh uhh uhm erm er err hmm hm mm mhm ah eh".split())
 _STRIP = ".,;:!?\"'()[]{}<>"
 _MONEY = re.compile(r"^[£$€]|[£$€%]$")
@@ -138,7 +139,8 @@ def _tokens(words: Sequence[str]) -> list[_Tok]:
                 out.append(_Tok(piece, i))
     # "8 to 8 0 to 3": between digits, "to"/"too" is a two and "for" a four
     for k in range(1, len(out) - 1):
-        if out[k].text in _HOMOPHONES and out[k - 1].text in _DIGIT_OF and out[k + 1].text in _DIGIT_OF:
+        before = out[k - 1].text in _DIGIT_OF or out[k - 1].text in _REPEAT
+        if out[k].text in _HOMOPHONES and before and out[k + 1].text in _DIGIT_OF:
             out[k] = _Tok(_HOMOPHONES[out[k].text], out[k].word)
     # "double four" → four four (said of digits only)
     expanded: list[_Tok] = []
@@ -207,7 +209,8 @@ def iban_ok(iban: str) -> bool:
 _CARD_CUES = ("card", "visa", "mastercard", "amex", "american express", "debit", "credit", "long number",
               "sixteen digit", "16 digit", "card number", "payment", "pay", "paying")
 _CVV_CUES = ("security code", "security number", "cvv", "cvc", "csc", "cv2", "three digit", "3 digit",
-             "four digit code", "back of the card", "back of your card", "three numbers on the back")
+             "four digit code", "back of the card", "back of your card", "three numbers on the back",
+             "c v v", "cvv2", "seemingly", "cme")  # the last two: what tiny.en makes of "the CVV"
 _EXPIRY_CUES = ("expiry", "expire", "expires", "expiration", "expiring", "valid until", "valid thru", "end date",
                 "valid to", "good through", "good thru")
 _ACCOUNT_CUES = ("account number", "bank account", "account no", "account is", "account it's")
@@ -354,7 +357,9 @@ def _classify_run(r: _Run, toks, runs, first: int, last: int, ctx: _Context, own
                 add(kind, a2, b2, d[start:end])
         return
     card_cue = payment and not intro_not_personal and ctx.near(_CARD_CUES, first, last, before_s=30.0)
-    if 12 <= n <= 19 and card_cue:
+    if card_cue and (12 <= n <= 19 or 8 <= n and not cue(_EXPIRY_CUES + _CVV_CUES + _PHONE_CUES + _ACCOUNT_CUES
+                                                          + _SORT_CUES + _SSN_CUES + _DOB_CUES)):
+        # 8-11 digits: part of a card number (the recogniser lost or garbled some), asked for as one
         add("card_number", first, last, d)
         return
     # expiry (MMYY, MMYYYY, or a month name and a year) before security code when both were asked for
@@ -401,6 +406,11 @@ def _classify_run(r: _Run, toks, runs, first: int, last: int, ctx: _Context, own
         if " number" in asked and not any(f" {c} " in asked for c in _NOT_PERSONAL_CUES[:-1]):
             kind = "phone" if _phone_shape(d) or any(f" {c} " in asked for c in _PHONE_CUES) else "bank_account"
             add(kind, first, last, d)
+            return
+    if answer_only and 3 <= n <= 4 and own_words <= 3 and not intro_not_personal:
+        asked = ctx.window_before(first, 6.0)
+        if ("what's" in asked or "what is" in asked) and not any(f" {c} " in asked for c in _NOT_PERSONAL_CUES):
+            add("security_code", first, last, d)  # a bare 3-4 digit answer to a question whose words were lost
             return
     if answer_only and n == 2 and cue(_EXPIRY_CUES) and own_words <= 6:
         add("expiry_date", first, last, d)  # "oh nine twenty eight" heard as "Oh, I'm 28"
