@@ -87,6 +87,7 @@ _THOUSANDS_DOT = re.compile(r"^[£$€]?\d{1,3}(\.\d{3})+[£$€%]?$")
 _PUNCT_BOUNDARY = re.compile(r"[.,;:!?]$")
 _NUMBERISH = re.compile(r"^([£$€])?(\d[\d,]*)(\.\d+)?(%|st|nd|rd|th|s|k|m)?$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+_BRACKETED = re.compile(r"^\[[^\[\]]{1,80}\]$")
 _KEEP = re.compile(r"[^a-z0-9'£$€%.,:\-\s]")
 
 
@@ -385,6 +386,10 @@ def _expand_elision(word: str) -> list[str]:
 
 def _word_pieces(raw: str, language: str = "en") -> tuple[list[str], bool]:
     """Canonical pieces of one raw word, and whether a clause boundary follows it."""
+    if _BRACKETED.match(raw.strip()):
+        # a value redacted before storing ("[card number]", docs/privacy.md) or a recogniser tag such as
+        # "[BLANK_AUDIO]": nothing that was said, so nothing to match
+        return [], True
     text = raw.strip().lower().replace("’", "'").replace("‘", "'")
     if language != "en":
         text = fold_accents(text)

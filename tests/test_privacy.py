@@ -471,3 +471,10 @@ def test_fixture_calls_through_the_real_pipeline(tmp_path):
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in audio.iterdir())
     transcript = Store.open(db).call_transcript("order-numbers")
     assert "[" not in transcript.text  # nothing personal: nothing redacted
+
+
+def test_a_redacted_word_is_nothing_to_match():
+    from qa_analyser.normalize import normalize_words
+
+    assert [t.text for t in normalize_words(["yes", " [card number]", "[email 6bb49dc77d]", "thanks"])] == [
+        "yes", "thanks"]
