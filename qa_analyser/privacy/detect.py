@@ -357,9 +357,14 @@ def _classify_run(r: _Run, toks, runs, first: int, last: int, ctx: _Context, own
                 add(kind, a2, b2, d[start:end])
         return
     card_cue = payment and not intro_not_personal and ctx.near(_CARD_CUES, first, last, before_s=30.0)
-    if card_cue and (12 <= n <= 19 or 8 <= n and not cue(_EXPIRY_CUES + _CVV_CUES + _PHONE_CUES + _ACCOUNT_CUES
-                                                          + _SORT_CUES + _SSN_CUES + _DOB_CUES)):
-        # 8-11 digits: part of a card number (the recogniser lost or garbled some), asked for as one
+    if card_cue and 12 <= n <= 19:
+        add("card_number", first, last, d)
+        return
+    # 8-11 digits in a card context: part of a card number (the recogniser lost or garbled some), unless
+    # they have the exact shape another cue near them asked for
+    other = ((n == 9 and cue(_SSN_CUES, 15.0)) or (n in (8, 9) and cue(_ACCOUNT_CUES + _ROUTING_CUES, 15.0))
+             or (_phone_shape(d) and cue(_PHONE_CUES_WEAK, 15.0)) or (n == 8 and cue(_DOB_CUES)))
+    if card_cue and 8 <= n <= 11 and not other:
         add("card_number", first, last, d)
         return
     # expiry (MMYY, MMYYYY, or a month name and a year) before security code when both were asked for
