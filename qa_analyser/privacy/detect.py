@@ -531,7 +531,7 @@ def _find_garbled_email(words: Sequence[str], ctx: _Context, add, free) -> None:
     if not ctx.near(_EMAIL_CUES, last, last, before_s=20.0, after_s=0.0):
         return
     start = 0
-    for k in range(last):
+    for k in range(min(last, 4)):  # "my email is ...", "it's ..."; a domain heard as "email" is the address's
         if lower[k] in _INTRO or lower[k] in ("email", "is", "address"):
             start = k + 1
     if last - start < 1 or not free(start, last):
