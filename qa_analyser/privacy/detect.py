@@ -298,7 +298,7 @@ def find_in_words(words: Sequence[str], times: Sequence[tuple[float, float]] | N
     runs = _digit_runs(toks)
     for r in runs:
         first, last = toks[r.first_tok].word, toks[r.last_tok].word
-        if not free(first, last) or r.digits in allowed_set:
+        if not free(first, last) or _allowed(r.digits, allowed_set):
             continue
         if r.last_tok + 1 < len(toks) and toks[r.last_tok + 1].text in ("digit", "digits", "numbers", "number"):
             continue  # "the 16 digit card number", "three numbers on the back": a length, not a value
@@ -307,6 +307,15 @@ def find_in_words(words: Sequence[str], times: Sequence[tuple[float, float]] | N
     _find_address_answer(words, ctx, add, free)
     found.sort(key=lambda f: f.first)
     return found
+
+
+def _allowed(digits: str, allowed: set[str]) -> bool:
+    """The script's own number, also when the recogniser dropped or added a digit or two at its ends
+    ("800-555-0147" for "1-800-555-0147")."""
+    if digits in allowed:
+        return True
+    return any((len(digits) >= 6 and digits in a) or (len(a) >= 7 and a in digits and len(digits) - len(a) <= 2)
+               for a in allowed)
 
 
 def _card_in(digits: str) -> tuple[int, int] | None:
