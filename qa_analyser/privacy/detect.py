@@ -310,11 +310,14 @@ def find_in_words(words: Sequence[str], times: Sequence[tuple[float, float]] | N
 
 
 def _allowed(digits: str, allowed: set[str]) -> bool:
-    """The script's own number, also when the recogniser dropped or added a digit or two at its ends
-    ("800-555-0147" for "1-800-555-0147")."""
+    """The script's own number, also when the recogniser dropped, added or changed a digit or two
+    ("800-555-0147", "1-800-555-147", "0-800-55-5-0147" for "1-800-555-0147")."""
     if digits in allowed:
         return True
-    return any((len(digits) >= 6 and digits in a) or (len(a) >= 7 and a in digits and len(digits) - len(a) <= 2)
+    from rapidfuzz.distance import Levenshtein
+
+    return any((len(digits) >= 6 and digits in a) or
+               (len(a) >= 7 and len(digits) >= 6 and Levenshtein.distance(digits, a) <= max(1, len(a) // 5))
                for a in allowed)
 
 
