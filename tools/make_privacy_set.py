@@ -3,9 +3,9 @@
 data in several spoken forms, and calls full of numbers that are not personal data.
 
     python tools/make_privacy_set.py /work/privacy-set          # the whole set (75 calls)
-    python tools/make_privacy_set.py fixtures/privacy --small    # the 3 short calls the tests use (16 kHz FLAC)
+    python tools/make_privacy_set.py fixtures/privacy --small    # the 3 short calls the tests use (Opus)
 
-Needs espeak-ng on PATH (two voices: agent en-gb, customer en-us); sox for --small.
+Needs espeak-ng on PATH (two voices: agent en-gb, customer en-us); ffmpeg (libopus) for --small.
 Only numpy and the standard library are used. Deterministic for a given espeak-ng version (seeded).
 
 Each call is a stereo recording (agent left, customer right) plus `manifest.csv` and `labels.json`:
@@ -366,7 +366,7 @@ def plan_negative(rng: random.Random) -> list[tuple[str, str]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path)
-    ap.add_argument("--small", action="store_true", help="only 3 short calls (the test fixtures), 16 kHz FLAC")
+    ap.add_argument("--small", action="store_true", help="only 3 short calls (the test fixtures), Opus")
     ap.add_argument("--seed", type=int, default=9)
     args = ap.parse_args()
     if not shutil.which("espeak-ng"):
@@ -404,11 +404,12 @@ def main() -> int:
             stereo, timeline = render(lines, tmp, rng)
             name = f"{call_id}.wav"
             write_wav(args.out / name, stereo)
-            if args.small:
-                flac = args.out / f"{call_id}.flac"
-                subprocess.run(["sox", str(args.out / name), "-r", "16000", "-b", "16", str(flac)], check=True)
+            if args.small:  # Opus at 32 kbit/s: the fixtures must stay small (tests/test_fixtures.py)
+                small = args.out / f"{call_id}.opus"
+                subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(args.out / name), "-c:a", "libopus",
+                                "-b:a", "32k", "-map_metadata", "-1", "-fflags", "+bitexact", str(small)], check=True)
                 (args.out / name).unlink()
-                name = flac.name
+                name = small.name
             for v in values:
                 v["start_s"], v["end_s"] = timeline[v["line"]]["start_s"], timeline[v["line"]]["end_s"]
             labels[call_id] = {"file": name, "lines": timeline, "values": values}
