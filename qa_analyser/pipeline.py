@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Literal
 
 from . import __version__
-from .datatypes import CHANNEL_LAYOUTS, CallInfo, CallScore, MatchOptions, Script, Transcript, TranscriptionOptions
+from .datatypes import (CHANNEL_LAYOUTS, CallInfo, CallScore, ItemResult, MatchOptions, Script, Transcript,
+                        TranscriptionOptions)
 from .errors import ConfigError, ModelError, QAError
 from .match import resolved_options
-from .match.policy import match_with_roles, recheck_improves
+from .match.policy import match_with_roles, recheck_improves, settle_verbatim
 from .ingest import DropFolder, scan_drop_folder, sha256_file
 from .score import SCORING_VERSION, score_call
 from .scripts import ScriptSet, load_scripts
@@ -366,11 +367,13 @@ class Run:
         """Before an item is declared missed or partial, re-decode where it should have been heard
         (the partial evidence, or the speaker's stretches of low word probability) with beam search
         and the re-check model; keep a re-decoded window only if that item's verdict improves and no
-        other verdict gets worse."""
+        other verdict gets worse. A verbatim item still partial after that is settled on both
+        decodings: a substitution one of them did not hear is uncertain (match.policy.settle_verbatim)."""
         from .transcribe import splice
 
         transcriber = self._transcriber_or_load()
         results = self._match(transcript, script, call)
+        second: dict[str, ItemResult] = {}  # a verbatim item's verdict on the other decoding of its stretch
         for res in results:
             if res.kind == "prohibited" or res.status not in ("missed", "partial"):
                 continue
@@ -391,8 +394,14 @@ class Run:
                 new = self._match(candidate, script, call)
                 if recheck_improves(results, new, res.item_id):
                     log.info("%s: re-check of %.1f-%.1f s improved %s", call.file, start, end, res.item_id)
+                    second[res.item_id] = next(r for r in results if r.item_id == res.item_id)
                     transcript, results = candidate, new
                     break
+                if res.wording is not None:
+                    second[res.item_id] = next(r for r in new if r.item_id == res.item_id)
+        threshold = self.options.match.verbatim_threshold
+        results = [settle_verbatim(r, second[r.item_id], threshold) if r.item_id in second else r
+                   for r in results]
         return transcript, results
 
     def _match(self, transcript: Transcript, script: Script, call: CallInfo):
