@@ -425,7 +425,8 @@ def pip_fix(name: str) -> str:
 
 def install_command(entry: dict[str, Any]) -> list[str]:
     """The pip arguments that install a registry entry's pinned packages."""
-    return [sys.executable, "-m", "pip", "install", *(f"{p['name']}=={p['version']}" for p in entry["packages"])]
+    return [sys.executable, "-m", "pip", "install", *entry.get("pip_options", []),
+            *(f"{p['name']}=={p['version']}" for p in entry["packages"])]
 
 
 def inventory(*, cache_dir: Path | None = None, registry: dict | None = None,
@@ -454,7 +455,8 @@ def inventory(*, cache_dir: Path | None = None, registry: dict | None = None,
             state, fix = "unusable", entry.get("description")
         elif missing:
             state, extra = "missing", entry.get("extra")
-            fix = f"pip install 'qa-analyser[{extra}]'" if extra else "pip install " + " ".join(missing)
+            fix = (f"pip install 'qa-analyser[{extra}]'" if extra
+                   else "pip install " + " ".join([*entry.get("pip_options", []), *missing]))
         elif entry.get("assembled"):
             path = str(cache_root / name)
             assembled = all((cache_root / name / a["name"]).is_file() for a in entry["assembled"])

