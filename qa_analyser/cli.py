@@ -273,8 +273,11 @@ def run(
                                             "(multilingual), or a local CTranslate2 model folder.")] = "tiny.en",
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
     compute_type: Annotated[str, typer.Option(help="CTranslate2 compute type; auto = int8 on CPU, "
-                                                   "float16 on CUDA.")] = "auto",
+                                                   "float16 on CUDA (int8_float16 there: less memory).")] = "auto",
     beam_size: Annotated[int, typer.Option(min=1, max=10, help="Beam size of the decoder.")] = 1,
+    batch_size: Annotated[int, typer.Option(min=0, max=64, help=(
+        "Speech clips decoded at once (faster-whisper's batched pipeline, both channels together); "
+        "0 = auto: one at a time on CPU, sized from free GPU memory on CUDA."))] = 0,
     language: Annotated[Optional[str], typer.Option(help="Language code of the calls (default: the "
                                                          "model's; English for tiny.en).")] = None,
     speech_detection: Annotated[SpeechDetection, typer.Option(
@@ -313,7 +316,7 @@ def run(
 
     options = RunOptions(
         transcription=TranscriptionOptions(model=model, device=device.value, compute_type=compute_type,
-                                           beam_size=beam_size, language=language,
+                                           beam_size=beam_size, batch_size=batch_size, language=language,
                                            speech_detection=speech_detection.value,
                                            recheck_model=recheck_model),
         match=_match_options(met_threshold, partial_threshold, verbatim_threshold, trigger_threshold,

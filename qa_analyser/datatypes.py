@@ -65,6 +65,11 @@ class TranscriptionOptions:
     initial_prompt: str | None = None
     hotwords: str | None = None  # script vocabulary the decoder is biased toward (--bias-script)
     recheck_model: str | None = None  # model that re-decodes poor stretches before a miss (--recheck-model)
+    # decoding: 1 = each channel's clips in turn (the two channels concurrently); N >= 2 = the clips of
+    # both channels decoded N at a time by faster-whisper's batched pipeline; 0 = auto (1 on CPU, on
+    # CUDA a size chosen from free GPU memory). Not part of key(): like the device and compute type, it
+    # changes speed, and the transcript records the size actually used.
+    batch_size: int = 0
 
     def key(self) -> str:
         """A stable text key: transcripts are reused only when it matches."""

@@ -359,7 +359,8 @@ class Run:
             # clusters are stored with the transcript; which one is the agent depends on the script
             # and is decided at match time (roles.assign_mono_roles)
             transcript = diarize.label_words(transcript, diarize.speaker_turns(audio))
-        transcript = replace(transcript, options=topts)
+        # the run's options for this call, with the batch size the recogniser actually used
+        transcript = replace(transcript, options=replace(topts, batch_size=transcript.options.batch_size))
         return audio, transcript
 
     def _recheck(self, audio, transcript: Transcript, script: Script, call: CallInfo,
