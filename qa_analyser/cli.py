@@ -86,6 +86,11 @@ class SpeechDetection(str, Enum):
     none = "none"
 
 
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 class Channels(str, Enum):
     agent_left = "agent-left"
     agent_right = "agent-right"
@@ -298,6 +303,15 @@ def run(
              "model (e.g. base); a re-decoding is kept only if it improves that verdict.")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Where assembled models are cached.")] = None,
     cpu_threads: Annotated[int, typer.Option(min=0, help="CPU threads for the model (0 = all cores).")] = 0,
+    executor: Annotated[Executor, typer.Option(
+        help="Where recordings are transcribed: here, or on a Ray cluster's workers (pip install "
+             "'qa-analyser[ray]'); the database stays here either way.")] = Executor.local,
+    ray_address: Annotated[Optional[str], typer.Option(
+        help="--executor ray: the cluster to join (auto, or ray://HEAD:10001); default: start one on this "
+             "machine.")] = None,
+    ray_cpus_per_task: Annotated[int, typer.Option(min=1, help="--executor ray: CPU cores per transcription.")] = 1,
+    ray_gpus_per_task: Annotated[float, typer.Option(
+        min=0.0, help="--executor ray: share of a GPU per transcription (e.g. 0.25).")] = 0.0,
     met_threshold: MetOpt = None,
     partial_threshold: PartialOpt = None,
     verbatim_threshold: VerbatimOpt = None,
@@ -323,7 +337,8 @@ def run(
                              prohibited_threshold),
         default_script=default_script, name_pattern=name_pattern, default_channels=default_channels.value,
         cache_dir=str(cache_dir) if cache_dir else None, cpu_threads=cpu_threads, force=force,
-        bias_script=bias_script,
+        bias_script=bias_script, executor=executor.value, ray_address=ray_address,
+        ray_cpus_per_task=ray_cpus_per_task, ray_gpus_per_task=ray_gpus_per_task,
     )
     out = sys.stderr if json_summary else sys.stdout
     with _terminate_as_interrupt():
