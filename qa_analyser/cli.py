@@ -653,9 +653,10 @@ def overrides(
             return
         for c in found:
             o = c.override
-            now = "no longer in the script" if c.automatic_now is None else f"now says {c.automatic_now}"
+            now = ("the item is no longer in the call's script" if c.automatic_now is None
+                   else f"the machine now says {c.automatic_now}")
             typer.echo(f"#{o.id:<5} {o.call_id}  {o.item_id}: overridden to {o.status} by {o.reviewer} when the "
-                       f"machine said {o.automatic}; the machine {now} (scored {c.scored_at})")
+                       f"machine said {o.automatic}; {now} (scored {c.scored_at})")
         if not found:
             typer.echo("No conflicts.")
         return

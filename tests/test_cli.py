@@ -510,3 +510,26 @@ def test_team_and_vendor_reports_and_their_errors(setup, fake, tmp_path):
     refused = qa("contract", "check", bad_contract, "--db", db)
     assert refused.exit_code == 2
     assert refused.stderr == f"Error: {bad_contract}: targets.mean_score: 120 is not a mean call score between 0 and 100\n"
+
+
+def test_rescore_reapplies_overrides_and_lists_the_conflicts_it_made(setup, fake):
+    drop, scripts, db = setup
+    qa("run", drop, "--scripts", scripts, "--db", db)
+    assert qa("override", "c-bad", "notice", "met", "--db", db, "--reason", "heard it", "--reviewer", "Ana").exit_code == 0
+    again = qa("rescore", "--db", db, "--scripts", scripts)
+    assert again.exit_code == 0 and "override(s) now differ" not in again.stdout
+    bad = {c["call_id"]: c for c in json.loads(qa("export", "--db", db).stdout)}["c-bad"]
+    assert [i["status"] for i in bad["items"] if i["item_id"] == "notice"] == ["met"]
+    # the script loses the overridden item: the override no longer applies and is listed for review
+    (scripts / "demo.yaml").write_text(SCRIPT.replace(
+        '      - id: notice\n        text: "This call is recorded for quality and training purposes."\n'
+        '        weight: 20\n        critical: true\n', ""))
+    changed = qa("rescore", "--db", db, "--scripts", scripts)
+    assert changed.exit_code == 0, changed.output
+    assert (f"1 reviewer override(s) now differ from what the machine overrode (its verdict changed): "
+            f"`qa overrides --conflicts --db {db}` lists them.\n") in changed.stdout
+    listed = qa("overrides", "--db", db, "--conflicts")
+    assert listed.stdout.startswith("#1     c-bad  notice: overridden to met by Ana when the machine said missed; "
+                                    "the item is no longer in the call's script (scored ")
+    data = json.loads(qa("overrides", "--db", db, "--conflicts", "--json").stdout)
+    assert data[0]["automatic_now"] is None and data[0]["override"]["reviewer"] == "Ana"
