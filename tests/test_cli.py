@@ -38,8 +38,11 @@ def qa(*args: str):
 def test_help_lists_the_commands():
     result = qa("--help")
     assert result.exit_code == 0
-    for command in ("run", "export", "report", "rescore", "failures", "runs", "scripts", "search", "calibrate"):
+    for command in ("run", "export", "report", "rescore", "failures", "runs", "scripts", "search", "calibrate",
+                    "override", "overrides", "contract"):
         assert command in result.output
+    for kind in ("agent", "team", "vendor", "call"):
+        assert kind in qa("report", "--help").output
     assert "--speech-detection" in qa("run", "--help").output
     assert "gap report" in qa("report", "agent", "--help").output
 
