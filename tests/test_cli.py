@@ -536,3 +536,14 @@ def test_rescore_reapplies_overrides_and_lists_the_conflicts_it_made(setup, fake
                                     "the item is no longer in the call's script (scored ")
     data = json.loads(qa("overrides", "--db", db, "--conflicts", "--json").stdout)
     assert data[0]["automatic_now"] is None and data[0]["override"]["reviewer"] == "Ana"
+
+
+def test_a_forced_run_shows_the_score_with_the_overrides(setup, fake):
+    drop, scripts, db = setup
+    qa("run", drop, "--scripts", scripts, "--db", db)
+    qa("override", "c-bad", "notice", "met", "--db", db, "--reason", "heard it", "--reviewer", "Ana")
+    qa("override", "c-bad", "rude", "met", "--db", db, "--reason", "it was the customer", "--reviewer", "Ana")
+    forced = qa("run", drop, "--scripts", scripts, "--db", db, "--force")
+    assert forced.exit_code == 0, forced.output
+    line = next(x for x in forced.stdout.splitlines() if "c-bad" in x)
+    assert line.endswith("passed") and "critical" not in line
