@@ -367,6 +367,8 @@ class Run:
             script=script, results=results, score=score, matcher_version=self.matcher_version,
             matcher_options=plan.matcher_options,
         )
+        if self.store.overrides(call.call_id):  # the stored score applies the reviewers' overrides again
+            score = self.store.stored_call(call.call_id).score
         return CallOutcome(file=call.file, call_id=call.call_id, status=status, agent_id=call.agent_id, score=score,
                            audio_s=transcript.duration_s, transcribed_s=transcribed_s)
 
@@ -738,9 +740,10 @@ class Rescore:
                     script = self.scripts.pick(call.script_id, self.options.default_script or used_script_id)
                     results = match_with_roles(transcript, script, call, self.options.match)
                     score = score_call(results, pass_mark=script.pass_mark)
-                    self.store.save_rescore(run_id=self.run_id, call_id=call.call_id, script=script, results=results,
-                                            score=score, matcher_version=version,
-                                            matcher_options=resolved_options(self.options.match).as_dict())
+                    # the stored score: the reviewers' overrides of this call applied again
+                    score = self.store.save_rescore(
+                        run_id=self.run_id, call_id=call.call_id, script=script, results=results, score=score,
+                        matcher_version=version, matcher_options=resolved_options(self.options.match).as_dict())
                     out = CallOutcome(file=call.file, call_id=call.call_id, status="rescored", agent_id=call.agent_id,
                                       score=score, audio_s=transcript.duration_s)
                 except QAError as e:
