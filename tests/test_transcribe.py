@@ -12,7 +12,8 @@ import pytest
 from qa_analyser.audio import SAMPLE_RATE, AudioData, decode_audio
 from qa_analyser.datatypes import Segment, Transcript, TranscriptionOptions, Word
 from qa_analyser.errors import AudioError, ConfigError, ModelError
-from qa_analyser.transcribe import GAP_S, REDECODE_PAD_S, Transcriber, _keep_segment, compact_stream, splice
+from qa_analyser.transcribe import (GAP_S, MAX_BATCH_SIZE, REDECODE_PAD_S, Transcriber, _keep_segment, choose_batch_size,
+                                   compact_stream, splice)
 
 CALLS = Path(__file__).resolve().parent.parent / "fixtures" / "calls"
 
@@ -249,6 +250,73 @@ def test_splice_with_nothing_found_removes_the_window() -> None:
     assert splice(t, [], 1.5, 3.0, "customer") == t
 
 
+# --------------------------------------------------------------------------- batched decoding
+
+
+def test_batch_size_from_free_gpu_memory() -> None:
+    model = 75 << 20  # tiny.en's model.bin
+    assert choose_batch_size(None, model) == 8  # free memory unknown: a moderate default
+    assert choose_batch_size(0, model) == 1
+    assert choose_batch_size(1 << 30, model) == 2  # 1 GiB free: 0.6 GiB / (150 + 64 MiB)
+    assert choose_batch_size(140 << 30, model) == MAX_BATCH_SIZE
+    assert choose_batch_size(8 << 30, 145 << 20) == 13  # base on an 8 GiB card
+    with pytest.raises(ConfigError, match="batch_size"):
+        Transcriber(TranscriptionOptions(batch_size=MAX_BATCH_SIZE + 1))
+
+
+class FakeBatched:
+    """Stands in for faster-whisper's BatchedInferencePipeline: one segment per clip, its first word
+    at the clip's start, so the test can check which channel and time each clip comes back to."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+
+    def transcribe(self, stream, **kw):
+        self.calls.append({"samples": len(stream), **kw})
+        segs = []
+        for n, clip in enumerate(kw["clip_timestamps"]):
+            a = clip["start"]
+            words = [SimpleNamespace(word=f" clip{n}", start=a, end=a + 0.3, probability=0.9),
+                     SimpleNamespace(word=" said", start=a + 0.3, end=a + 0.5, probability=0.9)]
+            segs.append(SimpleNamespace(text=f" clip{n} said", start=a, end=a + 0.5, avg_logprob=-0.2,
+                                        no_speech_prob=0.01, compression_ratio=1.1, words=words))
+        return iter(segs), SimpleNamespace(language="en")
+
+
+def test_batched_decoding_sends_both_channels_clips_at_once_and_maps_them_back() -> None:
+    def hiss(seconds: float) -> np.ndarray:
+        return np.random.default_rng(int(seconds)).normal(0, 0.001, int(seconds * SAMPLE_RATE)).astype(np.float32)
+
+    left = np.concatenate([hiss(2), speechy(1.5, 0.2), hiss(6)])
+    right = np.concatenate([hiss(6), speechy(1.5, 0.2), hiss(2)])
+    tr = with_fake(FakeWhisper([("x", 0.0, 0.1)]), TranscriptionOptions(device="cpu", batch_size=4))
+    tr.batch_size = tr._resolve_batch_size()
+    tr._batched = FakeBatched()
+    t = tr.transcribe(audio_of(left, right), "agent-right")
+    (call,) = tr._batched.calls
+    assert call["batch_size"] == 4 and call["word_timestamps"] and len(call["clip_timestamps"]) == 2
+    assert call["samples"] < len(left)  # only the speech (and short gaps) of both channels was sent
+    by_speaker = {s.speaker: s for s in t.segments}
+    assert by_speaker["customer"].channel == 0 and by_speaker["agent"].channel == 1
+    # each clip's start maps back to its own channel's speech region (which begins 0.25 s early: padding)
+    assert by_speaker["customer"].words[0].start == pytest.approx(2.0 - 0.25, abs=0.03)  # the left channel's
+    assert by_speaker["agent"].words[0].start == pytest.approx(6.0 - 0.25, abs=0.03)  # the right channel's
+    assert t.options.batch_size == 4 and t.speech_s == pytest.approx(2 * (1.5 + 0.25 + 0.4), abs=0.1)  # padded regions
+
+
+def test_batch_size_auto_is_sequential_on_cpu_and_sized_from_memory_on_cuda(monkeypatch, tmp_path) -> None:
+    from qa_analyser import transcribe
+
+    tr = with_fake(FakeWhisper([("x", 0.0, 0.1)]), TranscriptionOptions(device="cpu"))
+    assert tr._resolve_batch_size() == 1
+    (tmp_path / "model.bin").write_bytes(b"0" * 1000)
+    tr.device, tr._model_path = "cuda", str(tmp_path)
+    monkeypatch.setattr(transcribe, "gpu_free_memory", lambda index=0: 2 << 30)
+    assert tr._resolve_batch_size() == choose_batch_size(2 << 30, 1000) == 19
+    silero = with_fake(FakeWhisper([("x", 0.0, 0.1)]), TranscriptionOptions(speech_detection="silero", batch_size=8))
+    assert silero._resolve_batch_size() == 1  # batched decoding works on the energy-gated clips only
+
+
 # --------------------------------------------------------------------------- the real model
 
 
@@ -386,6 +454,21 @@ def test_redecode_with_a_larger_recheck_model(transcriber: Transcriber) -> None:
     assert "this call is recorded for quality and training" in text
 
 
+@pytest.mark.slow
+def test_batched_decoding_with_the_real_model(transcriber: Transcriber) -> None:
+    """The path --device cuda takes by default, exercised on the CPU: faster-whisper's batched pipeline."""
+    tr = with_fake(transcriber._model, TranscriptionOptions(device="cpu", batch_size=4))
+    tr.batch_size = tr._resolve_batch_size()
+    audio = decode_audio(CALLS / "inbound-01.wav")
+    t = tr.transcribe(audio, "agent-left")
+    check_transcript(t, audio.duration_s)
+    assert t.options.batch_size == 4 and {s.speaker for s in t.segments} == {"agent", "customer"}
+    agent_text = " ".join(w.text for w in t.words("agent")).lower()
+    assert "thank you for calling" in agent_text
+    agent_lines = [u for u in timeline("inbound-01") if u["speaker"] == "agent"]
+    assert all(near_utterance(w, agent_lines) for w in t.words("agent"))
+
+
 @pytest.mark.gpu
 def test_cuda_float16_transcribes() -> None:
     import ctranslate2
@@ -401,3 +484,8 @@ def test_cuda_float16_transcribes() -> None:
     auto = Transcriber(TranscriptionOptions(device="auto"))
     auto.load()
     assert auto.device == "cuda" and auto.compute_type == "float16"
+    assert auto.batch_size > 1 and t.options.batch_size == tr.batch_size > 1  # batched, sized from free memory
+    mixed = Transcriber(TranscriptionOptions(device="cuda", compute_type="int8_float16"))
+    m = mixed.transcribe(audio, "agent-left")
+    assert m.compute_type == "int8_float16"
+    assert "thank you for calling" in " ".join(w.text for w in m.words("agent")).lower()

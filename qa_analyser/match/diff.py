@@ -3,20 +3,22 @@
 Numbers compare as values (numbers.py): "a hundred and twenty-nine ninety-nine" is "£129.99". A
 substitution whose said words the recogniser heard poorly (word probability below
 UNCERTAIN_PROBABILITY) is not evidence that the agent changed the wording: it is listed as uncertain
-and does not lower the fidelity.
+and does not lower the fidelity. Nor is one that a second decoding of the same audio did not hear
+(`disputed_by`, used after a re-check).
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ..datatypes import WordingDiff
 from .align import Wording
 from .numbers import value_spans, value_tokens
 from .speech import Speech
 
-__all__ = ["UNCERTAIN_PROBABILITY", "describe_diff", "verbatim_diff", "wording_diff"]
+__all__ = ["UNCERTAIN_PROBABILITY", "describe_diff", "disputed_by", "verbatim_diff", "wording_diff"]
 
 UNCERTAIN_PROBABILITY = 0.5
 _CONTEXT = 3  # tokens either side of the matched unit that the diff may take in
@@ -80,6 +82,30 @@ def verbatim_diff(speech: Speech, start: int, end: int, wording: Wording) -> Wor
     return wording_diff(list(wording.texts), said, " ".join(wording.texts), probability)
 
 
+def disputed_by(diff: WordingDiff, other: WordingDiff) -> tuple[WordingDiff, tuple[tuple[str, str], ...]]:
+    """`diff` with the substitutions that another decoding of the same audio did not make moved to
+    uncertain, and the moved pairs.
+
+    A substitution is gone on re-decoding when none of its approved words is substituted or dropped
+    in `other`: the two decodings disagree about those words, so the audio does not clearly support
+    the change. The approved words of a moved pair count as said in the fidelity, as for a
+    substitution heard poorly.
+    """
+    if other.approved != diff.approved:
+        raise ValueError("the two diffs compare against different wordings")
+    deviating = set(other.dropped)
+    for approved, _ in other.substituted:
+        deviating.update(approved.split())
+    gone = tuple(pair for pair in diff.substituted if not deviating.intersection(pair[0].split()))
+    if not gone:
+        return diff, ()
+    denominator = len(value_tokens(diff.approved.split())) + len(diff.added)
+    matched = round(diff.fidelity * denominator) + sum(len(a.split()) for a, _ in gone)
+    kept = tuple(pair for pair in diff.substituted if pair not in gone)
+    return replace(diff, fidelity=round(matched / denominator, 3) if denominator else 0.0, substituted=kept,
+                   uncertain=diff.uncertain + gone), gone
+
+
 def describe_diff(diff: WordingDiff) -> str:
     parts = [f"fidelity {diff.fidelity:.0%}"]
     if diff.dropped:
@@ -87,7 +113,8 @@ def describe_diff(diff: WordingDiff) -> str:
     if diff.substituted:
         parts.append("substituted " + ", ".join(f"{a!r}→{b!r}" for a, b in diff.substituted))
     if diff.uncertain:
-        parts.append("uncertain (heard poorly) " + ", ".join(f"{a!r}→{b!r}" for a, b in diff.uncertain))
+        parts.append("uncertain (heard poorly or not heard again) "
+                     + ", ".join(f"{a!r}→{b!r}" for a, b in diff.uncertain))
     if diff.added:
         parts.append("added " + ", ".join(repr(w) for w in diff.added))
     return "verbatim: " + "; ".join(parts)

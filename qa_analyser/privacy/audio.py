@@ -20,7 +20,7 @@ from ..datatypes import Transcript
 from ..errors import QAError
 from .redact import is_placeholder
 
-__all__ = ["redacted_ranges", "redacted_audio_file", "write_redacted_audio"]
+__all__ = ["bleeped", "redacted_ranges", "redacted_audio_file", "write_redacted_audio"]
 
 PAD_S = 0.15  # recogniser word times are approximate: cover a little either side
 _TONE_HZ = 1000.0
@@ -47,6 +47,19 @@ def redacted_audio_file(folder: str | os.PathLike[str], call_id: str) -> Path:
     return Path(folder) / f"{safe}-{digest}.redacted.wav"
 
 
+def bleeped(channels, rate: int, ranges: list[tuple[float, float]]) -> list[np.ndarray]:
+    """Copies of `channels` (float arrays at `rate`) with every range replaced by the bleep."""
+    out = [np.array(c, dtype=np.float32, copy=True) for c in channels]
+    for a, b in ranges:
+        i, j = int(a * rate), min(int(b * rate), len(out[0]))
+        if j <= i:
+            continue
+        tone = (_TONE_LEVEL * np.sin(2 * np.pi * _TONE_HZ * np.arange(j - i) / rate)).astype(np.float32)
+        for c in out:
+            c[i:j] = tone
+    return out
+
+
 def write_redacted_audio(audio, ranges: list[tuple[float, float]], out: str | os.PathLike[str]) -> Path:
     """Write `audio` (audio.AudioData) with `ranges` bleeped, as a 0600 WAV file (replaced atomically)."""
     out = Path(out)
@@ -55,14 +68,7 @@ def write_redacted_audio(audio, ranges: list[tuple[float, float]], out: str | os
     except OSError as e:
         raise QAError(f"cannot create the redacted audio folder {out.parent}: {e.strerror or e}") from e
     rate = audio.sample_rate
-    channels = [np.array(c, dtype=np.float32, copy=True) for c in audio.channels]
-    for a, b in ranges:
-        i, j = int(a * rate), min(int(b * rate), len(channels[0]))
-        if j <= i:
-            continue
-        tone = (_TONE_LEVEL * np.sin(2 * np.pi * _TONE_HZ * np.arange(j - i) / rate)).astype(np.float32)
-        for c in channels:
-            c[i:j] = tone
+    channels = bleeped(audio.channels, rate, ranges)
     pcm = np.clip(np.stack(channels, axis=1), -1.0, 1.0)
     data = (pcm * 32767).astype("<i2").tobytes()
     tmp = out.with_name(out.name + ".part")

@@ -9,7 +9,8 @@ import secrets
 from pathlib import Path
 
 from ..errors import StoreError
-from ._rows import now, to_json, wording_dict
+from ..datatypes import wording_dict
+from ._rows import now, to_json
 
 log = logging.getLogger("qa_analyser")
 
@@ -43,7 +44,7 @@ class PrivacyMixin:
 
     def redacted_audio_path(self, call_id: str) -> Path | None:
         """The redacted copy of a call's recording when one exists for its current recording (clips
-        and the review web app serve this instead of the original)."""
+        and any review app serve this instead of the original)."""
         row = self.db.execute(
             "SELECT r.path FROM redacted_audio r JOIN calls c ON c.call_id = r.call_id"
             " WHERE r.call_id = ? AND r.recording_sha256 = c.recording_sha256", [call_id]).fetchone()
@@ -61,7 +62,7 @@ class PrivacyMixin:
         from ..privacy.redact import allowed_numbers, redact_text
 
         salt = self.privacy_salt()
-        counts = {"transcripts": 0, "values": 0, "verdicts": 0, "failures": 0}
+        counts = {"transcripts": 0, "values": 0, "verdicts": 0, "failures": 0, "override_reasons": 0}
         ids = [r[0] for r in self.db.execute("SELECT id, redaction FROM transcripts").fetchall()
                if not r[1] or json.loads(r[1]).get("detector") != DETECTOR_VERSION
                or json.loads(r[1]).get("policy") != policy.as_dict()]
@@ -94,16 +95,18 @@ class PrivacyMixin:
                                 [to_json(red.provenance(policy) | {"applied_at": now(), "by": "qa redact"}), tid])
             counts["transcripts"] += 1
             counts["values"] += sum(red.counts.values())
-        # failure reasons name files and errors, not speech; still, a value in one is removed
-        for fid, reason in self.db.execute("SELECT id, reason FROM failures").fetchall():
-            from ..privacy.redact import find_spans_in_text
+        # failure reasons name files and errors, not speech, and reviewers' override reasons are their own
+        # words; still, a value in one is removed
+        from ..privacy.redact import find_spans_in_text
 
-            spans = find_spans_in_text(reason)
-            if spans:
-                with self._transaction("redact a failure reason"):
-                    self.db.execute("UPDATE failures SET reason = ? WHERE id = ?",
-                                    [redact_text(reason, spans, policy, salt, with_times=False), fid])
-                counts["failures"] += 1
+        for table in ("failures", "overrides"):
+            for row_id, reason in self.db.execute(f"SELECT id, reason FROM {table}").fetchall():
+                spans = find_spans_in_text(reason)
+                if spans:
+                    with self._transaction(f"redact a reason in {table}"):
+                        self.db.execute(f"UPDATE {table} SET reason = ? WHERE id = ?",
+                                        [redact_text(reason, spans, policy, salt, with_times=False), row_id])
+                    counts["failures" if table == "failures" else "override_reasons"] += 1
         log.info("%s: redacted %d transcripts (%d values, %d verdicts)",
                  self.name, counts["transcripts"], counts["values"], counts["verdicts"])
         return counts
