@@ -237,8 +237,6 @@ def _write_summary(summary, path: Path | None, *, to_stdout: bool) -> None:
 
 def _write_private(path: Path, text: str) -> None:
     """Write a file owner-only (0600), also when it already exists with a wider mode."""
-    import os
-
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
