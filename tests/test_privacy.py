@@ -20,7 +20,7 @@ from qa_analyser.datatypes import (CallInfo, ItemResult, Segment, Transcript, Tr
                                    WordingDiff)
 from qa_analyser.errors import ConfigError
 from qa_analyser.pipeline import RunOptions, run_drop_folder, start_rescore
-from qa_analyser.privacy import Policy, iban_ok, luhn_ok, redact_call
+from qa_analyser.privacy import Policy, iban_ok, luhn_ok, redact_call, script_numbers
 from qa_analyser.privacy.audit import pci_audit
 from qa_analyser.privacy.detect import find_in_words
 from qa_analyser.scripts import load_script
@@ -509,3 +509,42 @@ prohibited:"""))
     windows = [data[i:i + rate // 4] for i in range(0, len(data) - rate // 4, rate // 8)]
     rates = [crossings(x) / 0.25 for x in windows]
     assert max(rates) > 1500 and min(rates) < 900, (min(rates), max(rates))
+
+
+def test_fixture_verdicts_are_unchanged_by_redaction():
+    """Every fixture call (its perfect transcript, as tests/test_golden.py builds it) with a customer
+    turn reading card data and an email added: matched clear, and matched again from its redacted form
+    (what `qa rescore` reads), gives the same verdicts; the redacted form holds none of the values."""
+    import csv
+
+    from test_golden import CALLS, _transcript
+
+    from qa_analyser.datatypes import MatchOptions
+    from qa_analyser.match.policy import match_with_roles
+    from qa_analyser.scripts import load_scripts
+
+    scripts = load_scripts(ROOT / "scripts_library").scripts
+    checked = 0
+    with open(CALLS / "manifest.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            mono = row["channels"] == "mono"
+            t = _transcript(CALLS / f"{row['file'].rsplit('.', 1)[0]}.timeline.json", mono=mono)
+            speaker = "unknown" if mono else "customer"
+            extra = seg(speaker, t.duration_s + 1.0, f"my card is {' '.join(PAN[i:i + 4] for i in range(0, 16, 4))} "
+                                                     "and my email is john dot smith at gmail dot com")
+            extra = replace(extra, channel=None if mono else 1)
+            t = replace(t, segments=(*t.segments, extra), duration_s=t.duration_s + 12.0)
+            call = CallInfo(path=row["file"], file=row["file"], call_id=row["call_id"], agent_id=row["agent_id"],
+                            agent_name=row["agent_name"], script_id=row["script_id"])
+            script = scripts[row["script_id"]]
+            clear = match_with_roles(t, script, call, MatchOptions())
+            red = redact_call(t, clear, policy=Policy(), salt=SALT, allowed=script_numbers(script))
+            assert red.counts.get("card_number") == 1 and red.counts.get("email") == 1, row["call_id"]
+            again = match_with_roles(red.transcript, script, call, MatchOptions())
+            assert [(r.item_id, r.status, r.flags) for r in again] == [(r.item_id, r.status, r.flags) for r in clear]
+            assert [(r.item_id, r.status, r.flags) for r in red.results] == \
+                   [(r.item_id, r.status, r.flags) for r in clear]
+            stored = json.dumps([s.text for s in red.transcript.segments] + [r.evidence for r in red.results])
+            assert PAN[:4] not in stored and "gmail" not in stored
+            checked += 1
+    assert checked >= 5
