@@ -368,12 +368,18 @@ def rescore(
     verbatim_threshold: VerbatimOpt = None,
     trigger_threshold: TriggerOpt = None,
     prohibited_threshold: ProhibitedOpt = None,
+    force: Annotated[bool, typer.Option(help="Re-match every call, also those whose script, matcher and "
+                                             "options are unchanged.")] = False,
+    workers: Annotated[int, typer.Option(min=0, help="Processes matching calls (0 = auto: one per core when "
+                                                     "there are 200 or more calls to re-match).")] = 0,
     summary_json: SummaryJsonOpt = None,
     json_summary: JsonOpt = False,
 ) -> None:
     """Re-match stored transcripts against (changed) scripts, without transcribing again.
 
-    Every rescoring is kept: `qa report call` shows the earlier verdicts. Exit codes as `qa run`.
+    Calls whose script, matcher fingerprint and options are unchanged are skipped (--force re-matches
+    them), so an interrupted rescore carries on where it stopped. Every rescoring is kept: `qa report
+    call` shows the earlier verdicts. Exit codes as `qa run`.
     """
     from .pipeline import RunOptions, start_rescore
 
@@ -383,7 +389,7 @@ def rescore(
     out = sys.stderr if json_summary else sys.stdout
     store = _open_store(db, must_exist=True)
     with _terminate_as_interrupt(), store.lock():
-        job = start_rescore(store, scripts, options)
+        job = start_rescore(store, scripts, options, force=force, workers=workers)
         try:
             _drive(job, "Re-scoring", to_stderr=json_summary)
         finally:
