@@ -7,6 +7,7 @@ One `Store` class, its jobs in their own modules:
     ledger.py   runs and failures (new, still open, acknowledged)
     writes.py   scripts, transcripts, calls and scores (each call in one transaction; score history)
     reads.py    what the pipeline compares (`CallState`), exports, reports and search
+    web.py      the web app's paged, filtered, sorted calls list (`qa serve`)
     _rows.py    row helpers shared by the above
 
 The database runs in WAL mode, and every write of a call is one transaction: a killed `qa run` leaves
@@ -29,6 +30,7 @@ from . import lock as _lock
 from .ledger import LedgerMixin
 from .reads import CallState, ReadsMixin
 from .schema import MIGRATIONS
+from .web import WebReadsMixin
 from .writes import WritesMixin
 
 __all__ = ["MIGRATIONS", "CallState", "Store"]
@@ -39,7 +41,7 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000  # a reader (qa export) waits this long for a writer's commit, not forever
 
 
-class Store(LedgerMixin, WritesMixin, ReadsMixin):
+class Store(LedgerMixin, WritesMixin, ReadsMixin, WebReadsMixin):
     """The results database. Construct with `Store.open(path)` or `Store.memory()`."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:

@@ -1,0 +1,174 @@
+"""The routes of `qa serve`: a Starlette app over one SQLite database.
+
+Read-only pages are GET; the only state change (a reviewer's override) is a POST checked for its
+CSRF token (security.py). Templates are Jinja2 with autoescaping on for every template, so a quote,
+an agent name or a file name holding markup is shown as text.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import threading
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..datatypes import ItemResult
+from ..errors import QAError
+from ..store import Store
+from ..store.web import SORT_COLUMNS, CallFilter
+from .review import expected_windows, result_key, turns
+from .security import SecurityMiddleware
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("qa_analyser")
+
+HERE = Path(__file__).parent
+PER_PAGE = 50
+AUDIO_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".opus": "audio/ogg",
+               ".flac": "audio/flac", ".m4a": "audio/mp4"}
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,  # every template, whatever its name
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["clock"] = _clock
+    env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.1f}%"
+    return env
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    m, s = divmod(max(0.0, float(seconds)), 60)
+    return f"{int(m)}:{s:04.1f}"
+
+
+class _Stores(threading.local):
+    store: Store | None = None
+
+
+def create_app(db_path: str | Path, *, token: str | None = None, contract_path: str | Path | None = None) -> Starlette:
+    """The web app over the database at `db_path` (which must exist). `token`: required on every request."""
+    db_path = Path(db_path)
+    env = _environment()
+    stores = _Stores()
+
+    def store() -> Store:
+        # one connection per thread (sqlite3 connections stay in the thread that made them)
+        if stores.store is None:
+            stores.store = Store.open(db_path)
+        return stores.store
+
+    def render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
+        context.setdefault("title", "")
+        html = env.get_template(name).render(request=request, csrf=request.state.csrf,
+                                             has_contract=contract_path is not None, **context)
+        return HTMLResponse(html, status_code=status_code)
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/calls", status_code=303)
+
+    async def calls(request: Request) -> Response:
+        q = request.query_params
+        flt = CallFilter(
+            agent=q.get("agent") or None, team=q.get("team") or None, vendor=q.get("vendor") or None,
+            script=q.get("script") or None, since=q.get("since") or None, until=q.get("until") or None,
+            passed={"yes": True, "no": False}.get(q.get("passed", "")),
+            item=q.get("item") or None, item_status=q.get("item_status") or None, flag=q.get("flag") or None)
+        sort = q.get("sort") if q.get("sort") in SORT_COLUMNS else "started_at"
+        descending = q.get("dir", "desc") != "asc"
+        page = store().call_list(flt, sort=sort, descending=descending, page=_int(q.get("page"), 1),
+                                 per_page=PER_PAGE)
+        kept = {k: v for k, v in q.items() if v and k not in ("page", "sort", "dir")}
+
+        def link(**change) -> str:
+            return "/calls?" + urlencode({**kept, "sort": sort, "dir": "desc" if descending else "asc", **change})
+
+        return render(request, "calls.html", title="Calls", page=page, f=flt, q=q,
+                      choices=store().filter_choices(), link=link, sort_keys=SORT_COLUMNS)
+
+    async def call(request: Request) -> Response:
+        call_id = request.query_params.get("id", "")
+        s = store()
+        found = s.export_calls(call_id=call_id)
+        if not found:
+            raise HTTPException(404, f"no scored call {call_id!r} in this database")
+        c = found[0]
+        results = _item_results(c["items"])
+        transcript = s.call_transcript(call_id)
+        media = s.call_media(call_id)
+        audio_path = Path(media[0]) if media and media[0] else None
+        audio_missing = audio_path is None or not audio_path.is_file()
+        verdicts = [(result_key(r), r, c["items"][i]) for i, r in enumerate(results)]
+        return render(
+            request, "call.html", title=f"Call {call_id}", c=c, verdicts=verdicts,
+            turns=turns(transcript, results) if transcript else [],
+            expected=expected_windows(results, c["duration_s"]),
+            audio_missing=audio_missing, audio_path=str(audio_path or c["file"]),
+            audio_url="/audio?" + urlencode({"id": call_id}),
+            history=[h for h in s.score_history(call_id) if not h["current"]])
+
+    async def audio(request: Request) -> Response:
+        call_id = request.query_params.get("id", "")
+        media = store().call_media(call_id)
+        if media is None:
+            return PlainTextResponse(f"no call {call_id!r}", status_code=404)
+        path = Path(media[0]) if media[0] else None
+        if path is None or not path.is_file():
+            return PlainTextResponse(f"the recording of call {call_id} is not at {media[0] or media[1]} any more",
+                                     status_code=404)
+        kind = AUDIO_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        # FileResponse answers Range requests (206 + Content-Range), so the player can seek
+        return FileResponse(path, media_type=kind, content_disposition_type="inline")
+
+    async def not_found(request: Request, exc: HTTPException) -> Response:
+        return render(request, "error.html", status_code=exc.status_code, title="Not found" if
+                      exc.status_code == 404 else "Error", message=exc.detail)
+
+    async def qa_error(request: Request, exc: QAError) -> Response:
+        return render(request, "error.html", status_code=400, title="Error", message=str(exc))
+
+    routes = [
+        Route("/", home),
+        Route("/calls", calls),
+        Route("/call", call),
+        Route("/audio", audio),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityMiddleware, token=token)],
+        exception_handlers={HTTPException: not_found, QAError: qa_error},
+    )
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text else default
+    except ValueError:
+        return default
+
+
+def _item_results(items: list[dict]) -> list[ItemResult]:
+    """The export's verdicts as ItemResults (what the review helpers take)."""
+    return [ItemResult(
+        item_id=d["item_id"], section=d["section"], kind=d["kind"], status=d["status"], confidence=d["confidence"],
+        flags=tuple(d["flags"]), start_s=d["start_s"], end_s=d["end_s"], evidence=d["evidence"] or "",
+        speaker=d["speaker"], detail=d["detail"] or "", weight=d["weight"], critical=d["critical"])
+        for d in items]
