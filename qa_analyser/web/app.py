@@ -27,7 +27,7 @@ from ..errors import QAError
 from ..store import Store
 from ..store.web import SORT_COLUMNS, CallFilter
 from .review import expected_windows, result_key, turns
-from .security import SecurityMiddleware
+from .security import SecurityMiddleware, csrf_ok
 
 __all__ = ["create_app"]
 
@@ -137,6 +137,17 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         # FileResponse answers Range requests (206 + Content-Range), so the player can seek
         return FileResponse(path, media_type=kind, content_disposition_type="inline")
 
+    async def override(request: Request) -> Response:
+        form = await request.form()
+        if not csrf_ok(request, form.get("csrf")):
+            return PlainTextResponse("Forbidden: missing or wrong CSRF token (reload the page and try again).",
+                                     status_code=403)
+        call_id, key = str(form.get("call_id", "")), str(form.get("item", ""))
+        store().override(call_id, key, str(form.get("status", "")), reason=str(form.get("reason", "")),
+                         reviewer=str(form.get("reviewer", "")))
+        log.info("override of call %s item %s stored from the web app", call_id, key)
+        return RedirectResponse("/call?" + urlencode({"id": call_id}) + "#v-" + key, status_code=303)
+
     async def not_found(request: Request, exc: HTTPException) -> Response:
         return render(request, "error.html", status_code=exc.status_code, title="Not found" if
                       exc.status_code == 404 else "Error", message=exc.detail)
@@ -149,6 +160,7 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         Route("/calls", calls),
         Route("/call", call),
         Route("/audio", audio),
+        Route("/override", override, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(

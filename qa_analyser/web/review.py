@@ -65,7 +65,11 @@ def turns(transcript: Transcript, results: tuple[ItemResult, ...] | list[ItemRes
             continue
         if out and out[-1].speaker == seg.speaker:
             last = out[-1]
-            out[-1] = Turn(last.speaker, last.start, max(last.end, seg.end), last.spans + tuple(spans))
+            joined = list(last.spans)
+            if joined[-1].items == spans[0].items:  # evidence running on into the next segment
+                head = joined.pop()
+                spans[0] = Span(head.text + " " + spans[0].text, head.start, head.items, head.status)
+            out[-1] = Turn(last.speaker, last.start, max(last.end, seg.end), tuple(joined + spans))
         else:
             out.append(Turn(seg.speaker, seg.start, seg.end, tuple(spans)))
     return out
@@ -86,7 +90,7 @@ def expected_windows(results: tuple[ItemResult, ...] | list[ItemResult],
         before = next((p.end_s for p in reversed(ordered[:i]) if p.status in HEARD and p.end_s is not None), 0.0)
         after = next((n.start_s for n in ordered[i + 1:] if n.status in HEARD and n.start_s is not None),
                      end_of_call)
-        if after < before:  # the neighbours were said out of script order: a window around the earlier one
+        if after < before:  # the neighbours were said out of script order: the stretch between them
             before, after = after, before
         out[r.item_id] = (round(before, 2), round(after, 2))
     return out

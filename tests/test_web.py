@@ -1,0 +1,276 @@
+"""qa serve without a browser: the calls list (filters, sorting, paging, in SQL), the call page, audio
+range requests, escaping, CSRF, and the loopback-or-token rule. The browser tests are in
+tests/test_web_browser.py. The database comes from the real pipeline (conftest.web_db)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from conftest import MARKUP_AGENT_NAME, MARKUP_FILE
+from qa_analyser.cli import app as cli_app
+from qa_analyser.datatypes import ItemResult, Segment, Transcript, TranscriptionOptions, Word
+from qa_analyser.errors import ConfigError, ReportError
+from qa_analyser.store import Store
+from qa_analyser.store.web import CallFilter
+from qa_analyser.web import check_bind, create_app
+from qa_analyser.web.review import expected_windows, turns
+
+pytestmark = pytest.mark.slow  # the database is made by the real model (once per session)
+
+TOKEN = "correct-horse-battery-staple"
+
+
+@pytest.fixture(scope="module")
+def exported(web_db):
+    with Store.open(web_db) as store:
+        return {c["call_id"]: c for c in store.export_calls()}
+
+
+@pytest.fixture(scope="module")
+def client(web_db):
+    return TestClient(create_app(web_db))
+
+
+def listed(html: str) -> list[str]:
+    return re.findall(r'class="call-link" href="/call\?id=[^"]*">([^<]*)</a>', html)
+
+
+# --------------------------------------------------------------------------- calls list
+
+
+def test_list_filters_match_the_stored_calls(client, exported):
+    calls = list(exported.values())
+    some_agent = calls[0]["agent_id"]
+    item = next(i for c in calls for i in c["items"] if i["status"] == "missed")
+    flagged = {c["call_id"] for c in calls if any("low_confidence" in i["flags"] for i in c["items"])}
+    cases = {
+        f"agent={some_agent}": {c["call_id"] for c in calls if c["agent_id"] == some_agent},
+        "team=eastgate-collections": {c["call_id"] for c in calls if c["team"] == "eastgate-collections"},
+        "vendor=Northwind": {c["call_id"] for c in calls if c["metadata"].get("vendor") == "Northwind"},
+        "script=collections": {c["call_id"] for c in calls if c["script_id"] == "collections"},
+        "since=2026-11-03&until=2026-11-04": {c["call_id"] for c in calls
+                                              if "2026-11-03" <= c["started_at"][:10] <= "2026-11-04"},
+        "passed=no": {c["call_id"] for c in calls if not c["passed"]},
+        "passed=yes": {c["call_id"] for c in calls if c["passed"]},
+        f"item={item['item_id']}&item_status=missed": {
+            c["call_id"] for c in calls if any(i["item_id"] == item["item_id"] and i["status"] == "missed"
+                                              for i in c["items"])},
+        "flag=low_confidence": flagged,
+    }
+    assert flagged and all(cases.values()), "the fixture database should exercise every filter"
+    for query, expected in cases.items():
+        response = client.get("/calls?" + query)
+        assert response.status_code == 200
+        assert set(listed(response.text)) == expected, query
+        assert f">{len(expected)} call" in response.text
+
+
+def test_list_sorts_by_every_column_and_pages(client, exported, web_db):
+    by_score = sorted(exported.values(), key=lambda c: (c["score"], c["call_id"]))
+    assert listed(client.get("/calls?sort=score&dir=asc").text) == [c["call_id"] for c in by_score]
+    assert listed(client.get("/calls?sort=score&dir=desc").text) == [c["call_id"] for c in reversed(by_score)]
+    with Store.open(web_db) as store:
+        for key in ("started_at", "call_id", "agent", "team", "vendor", "script", "score", "passed", "duration"):
+            whole = store.call_list(sort=key, descending=False).rows
+            assert len(whole) == len(exported)
+            pages = [store.call_list(sort=key, descending=False, page=p, per_page=4) for p in (1, 2)]
+            assert pages[0].pages == 2 and pages[0].total == len(exported)
+            assert [r.call_id for p in pages for r in p.rows] == [r.call_id for r in whole], key
+        with pytest.raises(ReportError, match="cannot sort calls by 'score; DROP TABLE calls'"):
+            store.call_list(sort="score; DROP TABLE calls")
+        assert store.call_list(CallFilter(agent="nobody")).total == 0
+    # an unknown sort key in the address falls back to the default order, never into the SQL
+    assert client.get("/calls?sort=1;DROP").status_code == 200
+
+
+# --------------------------------------------------------------------------- call page and audio
+
+
+def test_call_page_shows_every_verdict_the_transcript_and_missed_items(client, exported):
+    call = next(c for c in exported.values() if any(i["status"] == "missed" for i in c["items"]))
+    html = client.get("/call?id=" + call["call_id"]).text
+    for item in call["items"]:
+        key = ("prohibited:" if item["kind"] == "prohibited" else "") + item["item_id"]
+        row = re.search(rf'<tr class="verdict status-{item["status"]}" id="v-{re.escape(key)}".*?</tr>', html, re.S)
+        assert row, key
+        if item["start_s"] is not None:
+            assert f'data-seek="{item["start_s"]}"' in row.group(0)
+    missed = re.search(r'<ul id="missed">(.*?)</ul>', html, re.S).group(1)
+    assert {i["item_id"] for i in call["items"] if i["status"] == "missed"} == set(
+        re.findall(r"<strong>([^<]+)</strong> — expected between", missed))
+    assert 'class="turn speaker-agent"' in html and "<mark class=\"hit" in html
+    assert '<audio id="player"' in html
+
+
+def test_audio_is_served_with_range_requests(client, web_db, web_drop):
+    data = (web_drop / "inbound-01.wav").read_bytes()
+    whole = client.get("/audio?id=inbound-01")
+    assert whole.status_code == 200 and whole.content == data and whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["content-type"] == "audio/wav"
+    part = client.get("/audio?id=inbound-01", headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206
+    assert part.headers["content-range"] == f"bytes 1000-1999/{len(data)}"
+    assert part.content == data[1000:2000]
+    assert client.get("/audio?id=collections-02").headers["content-type"] == "audio/mpeg"
+    assert client.get("/audio?id=no-such-call").status_code == 404
+
+
+def test_a_missing_recording_is_a_clear_message_not_an_error(web_db, db_copy):
+    db = db_copy(web_db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE calls SET path = '/nonexistent/inbound-01.wav' WHERE call_id = 'inbound-01'")
+    conn.close()
+    client = TestClient(create_app(db))
+    page = client.get("/call?id=inbound-01")
+    assert page.status_code == 200
+    assert 'id="audio-missing"' in page.text and "/nonexistent/inbound-01.wav" in page.text
+    assert '<audio' not in page.text
+    audio = client.get("/audio?id=inbound-01")
+    assert audio.status_code == 404 and "not at /nonexistent/inbound-01.wav" in audio.text
+
+
+def test_unknown_call_is_a_404_page(client):
+    page = client.get("/call?id=<nope>")
+    assert page.status_code == 404 and "no scored call &#39;&lt;nope&gt;&#39;" in page.text
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+def test_markup_in_names_and_quotes_is_shown_as_text(web_db, db_copy):
+    db = db_copy(web_db)
+    quote = '<img src=x onerror="alert(2)">said'
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE item_results SET evidence = ? WHERE call_id = 'inbound-04' AND status = 'met'", [quote])
+        conn.execute("UPDATE segments SET text = ? WHERE id = (SELECT MIN(s.id) FROM segments s JOIN calls c"
+                     " ON c.transcript_id = s.transcript_id WHERE c.call_id = 'inbound-04')", [quote])
+        conn.execute("DELETE FROM words WHERE transcript_id = (SELECT transcript_id FROM calls"
+                     " WHERE call_id = 'inbound-04') AND segment_idx = 0")
+    conn.close()
+    client = TestClient(create_app(db))
+    pages = {"list": client.get("/calls").text, "call": client.get("/call?id=inbound-04").text}
+    for name, html in pages.items():
+        for raw in (MARKUP_FILE, MARKUP_AGENT_NAME, quote, "<script>alert", "<img src=x"):
+            assert raw not in html, (name, raw)
+        assert "&lt;b&gt;Emma&lt;/b&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html, name
+        assert "inbound-04&lt;img src=x onerror=alert(1)&gt;.ogg" in html, name
+    assert pages["call"].count("&lt;img src=x onerror=&#34;alert(2)&#34;&gt;said") >= 2  # verdict and transcript
+
+
+# --------------------------------------------------------------------------- CSRF and GET safety
+
+
+def _score_rows(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        n = conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+    conn.close()
+    return n
+
+
+def test_post_without_or_with_a_wrong_csrf_token_is_403_and_changes_nothing(web_db, db_copy):
+    db = db_copy(web_db)
+    before = _score_rows(db)
+    client = TestClient(create_app(db))
+    client.get("/calls")  # sets the CSRF cookie
+    assert client.cookies.get("qa_csrf")
+    form = {"call_id": "inbound-01", "item": "greeting", "status": "missed", "reason": "r", "reviewer": "x"}
+    assert client.post("/override", data=form).status_code == 403
+    assert client.post("/override", data={**form, "csrf": "wrong"}).status_code == 403
+    # the right token from another origin (a page elsewhere posting here) is refused too
+    good = {**form, "csrf": client.cookies.get("qa_csrf")}
+    assert client.post("/override", data=good, headers={"origin": "http://evil.example"}).status_code == 403
+    # without the cookie, a token alone is not enough
+    fresh = TestClient(create_app(db))
+    assert fresh.post("/override", data=good).status_code == 403
+    # GET never changes anything: no GET route writes, and the override route is POST only
+    assert client.get("/override", params=form).status_code == 405
+    for path in ("/calls", "/call?id=inbound-01", "/audio?id=inbound-01"):
+        client.get(path)
+    assert _score_rows(db) == before
+
+
+def test_pages_carry_the_security_headers(web_db):
+    response = TestClient(create_app(web_db)).get("/calls")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "httponly" in response.headers["set-cookie"].lower()
+    assert "samesite=strict" in response.headers["set-cookie"].lower()
+
+
+# --------------------------------------------------------------------------- loopback or token
+
+
+def test_non_loopback_bind_needs_a_token():
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        check_bind(host, None)
+    for host in ("0.0.0.0", "192.168.1.20", "::", "example.org"):
+        with pytest.raises(ConfigError, match=f"refusing to listen on {re.escape(host)}"):
+            check_bind(host, None)
+        check_bind(host, TOKEN)
+    with pytest.raises(ConfigError, match="at least 16 characters"):
+        check_bind("0.0.0.0", "short")
+
+
+def test_qa_serve_refuses_a_public_address_without_a_token(web_db, monkeypatch):
+    monkeypatch.delenv("QA_SERVE_TOKEN", raising=False)
+    result = CliRunner().invoke(cli_app, ["serve", "--db", str(web_db), "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "refusing to listen on 0.0.0.0" in result.output and "--token" in result.output
+    missing = CliRunner().invoke(cli_app, ["serve", "--db", str(web_db.parent / "none.db")])
+    assert missing.exit_code == 2 and "no database at" in missing.output
+
+
+def test_with_a_token_every_request_needs_it(web_db):
+    client = TestClient(create_app(web_db, token=TOKEN), follow_redirects=False)
+    for path in ("/calls", "/call?id=inbound-01", "/audio?id=inbound-01", "/static/app.js"):
+        assert client.get(path).status_code == 401, path
+    assert client.post("/override", data={}).status_code == 401
+    assert client.get("/calls?token=wrong-token-of-some-length").status_code == 403
+    assert client.get("/calls", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert client.get("/calls", headers={"X-QA-Token": TOKEN}).status_code == 200
+    login = client.get(f"/calls?agent=agent-101&token={TOKEN}")
+    assert login.status_code == 303 and login.headers["location"] == "/calls?agent=agent-101"
+    assert "httponly" in login.headers["set-cookie"].lower()
+    assert client.get("/calls").status_code == 200  # the cookie now carries it
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def _result(item_id, status, start=None, end=None, kind="required"):
+    return ItemResult(item_id=item_id, section="s", kind=kind, status=status, confidence=0.9,
+                      start_s=start, end_s=end)
+
+
+def test_expected_windows_lie_between_the_heard_neighbours():
+    results = [_result("a", "met", 1.0, 4.0), _result("b", "missed"), _result("c", "not_applicable"),
+               _result("d", "partial", 10.0, 12.0), _result("e", "missed"),
+               _result("p", "met", kind="prohibited")]
+    assert expected_windows(results, 30.0) == {"b": (4.0, 10.0), "e": (12.0, 30.0)}
+    assert expected_windows([_result("x", "missed"), _result("y", "met", 5.0, 6.0)], None) == {"x": (0.0, 5.0)}
+    # neighbours said out of script order: the window runs forwards, from the later one's start
+    swapped = [_result("a", "met", 20.0, 22.0), _result("b", "missed"), _result("c", "met", 3.0, 5.0)]
+    assert expected_windows(swapped, 40.0) == {"b": (3.0, 22.0)}
+
+
+def test_turns_join_a_speakers_segments_and_mark_the_evidence():
+    def seg(speaker, words):
+        return Segment(text=" ".join(w for w, _ in words), start=words[0][1], end=words[-1][1] + 0.4,
+                       speaker=speaker, words=tuple(Word(w, t, t + 0.4, 0.9, speaker) for w, t in words))
+
+    transcript = Transcript(segments=(seg("agent", [("hello", 0.0), ("this", 1.0), ("is", 1.5)]),
+                                      seg("agent", [("recorded", 2.0)]),
+                                      seg("customer", [("ok", 3.0)])),
+                            duration_s=4.0, channels="agent-left", options=TranscriptionOptions())
+    out = turns(transcript, [_result("notice", "met", 0.9, 2.5), _result("rude", "violated", 2.9, 3.5,
+                                                                          kind="prohibited")])
+    assert [t.speaker for t in out] == ["agent", "customer"]
+    assert [(s.text, s.items) for s in out[0].spans] == [("hello", ()), ("this is recorded", ("notice",))]
+    assert out[1].spans[0].items == ("prohibited:rude",) and out[1].spans[0].status == "violated"
