@@ -1,0 +1,164 @@
+"""qa serve as a person uses it: a real `qa serve` process on loopback over a database made by the
+pipeline from the fixtures, driven by headless Chromium (Debian's chromium + chromium-driver through
+Selenium; nothing downloads a browser).
+
+These tests run in CI (`.ci/run` installs chromium and chromium-driver). They are skipped only when
+QA_SKIP_BROWSER=1 is set; a missing browser otherwise fails them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.environ.get("QA_SKIP_BROWSER") == "1", reason="QA_SKIP_BROWSER=1"),
+]
+
+CHROMIUM = os.environ.get("QA_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("QA_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser_db(web_db, tmp_path_factory) -> Path:
+    """A copy of the session's database that these tests may change (overrides)."""
+    target = tmp_path_factory.mktemp("browser") / "qa.db"
+    with sqlite3.connect(web_db) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return target
+
+
+def start_server(db: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "qa_analyser", "serve", "--db", str(db), "--port", str(port),
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/static/app.css", timeout=2):
+                return proc, base
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                out = proc.stdout.read().decode(errors="replace")
+                raise RuntimeError(f"qa serve did not start (exit {proc.returncode}): {out}") from None
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server(browser_db):
+    proc, base = start_server(browser_db)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,1000", "--mute-audio", "--autoplay-policy=no-user-gesture-required"):
+        options.add_argument(arg)
+    # an explicit driver and browser: Selenium Manager never looks for (or downloads) either
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def exported(db: Path) -> dict[str, dict]:
+    from qa_analyser.store import Store
+
+    with Store.open(db) as store:
+        return {c["call_id"]: c for c in store.export_calls()}
+
+
+def listed_ids(browser) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#calls a.call-link")]
+
+
+def test_open_the_list_filter_it_and_open_a_call(server, browser, browser_db):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    calls = exported(browser_db)
+    browser.get(server + "/calls")
+    assert sorted(listed_ids(browser)) == sorted(calls)
+    Select(browser.find_element(By.NAME, "vendor")).select_by_value("Eastgate")
+    Select(browser.find_element(By.NAME, "passed")).select_by_value("no")
+    browser.find_element(By.ID, "apply").click()
+    wait_for(lambda: "vendor=Eastgate" in browser.current_url, what="the filtered list")
+    expected = sorted(c["call_id"] for c in calls.values()
+                      if c["metadata"].get("vendor") == "Eastgate" and not c["passed"])
+    assert expected and sorted(listed_ids(browser)) == expected
+    browser.find_element(By.CSS_SELECTOR, "#calls a.call-link").click()
+    wait_for(lambda: "/call?id=" in browser.current_url, what="the call page")
+    call_id = browser.find_element(By.TAG_NAME, "h1").text.removeprefix("Call ")
+    assert call_id in expected
+    assert browser.find_element(By.ID, "score").text == f"{calls[call_id]['score']:.1f}"
+
+
+def player_time(browser) -> float:
+    return browser.execute_script("return document.getElementById('player').currentTime")
+
+
+def test_clicking_a_verdict_or_a_turn_plays_from_that_moment(server, browser, browser_db):
+    from selenium.webdriver.common.by import By
+
+    call = exported(browser_db)["inbound-01"]
+    browser.get(server + "/call?id=inbound-01")
+    wait_for(lambda: browser.execute_script("return document.getElementById('player').readyState") >= 1,
+             what="the recording's metadata")
+    assert player_time(browser) == 0
+    item = max((i for i in call["items"] if i["start_s"] is not None), key=lambda i: i["start_s"])
+    assert item["start_s"] > 5
+    browser.find_element(By.ID, "v-" + item["item_id"]).find_element(By.TAG_NAME, "strong").click()
+    at = wait_for(lambda: player_time(browser) or None, what="the player to move")
+    assert item["start_s"] - 0.05 <= at <= item["start_s"] + 3, (at, item["start_s"])
+    wait_for(lambda: player_time(browser) > at, what="the recording to play on")
+    assert not browser.execute_script("return document.getElementById('player').paused")
+    # a transcript turn: the player jumps back to where the turn starts
+    turn = browser.find_elements(By.CSS_SELECTOR, "#transcript .turn")[1]
+    start = float(turn.get_attribute("data-seek"))
+    assert start < item["start_s"] - 2
+    turn.click()
+    at = player_time(browser)
+    assert start - 0.05 <= at <= start + 3, (at, start)
