@@ -54,16 +54,16 @@ def web_db(tmp_path_factory, web_drop) -> Path:
     return db
 
 
+def copy_database(db: Path, target: Path) -> Path:
+    """A consistent copy of a (WAL) database."""
+    with sqlite3.connect(db) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return target
+
+
 @pytest.fixture
 def db_copy(tmp_path):
-    """copy(db) -> a consistent copy of a (WAL) database in this test's tmp_path."""
-
-    def copy(db: Path, name: str = "copy.db") -> Path:
-        target = tmp_path / name
-        with sqlite3.connect(db) as src, sqlite3.connect(target) as dst:
-            src.backup(dst)
-        src.close()
-        dst.close()
-        return target
-
-    return copy
+    """copy(db) -> a copy of a database in this test's tmp_path."""
+    return lambda db, name="copy.db": copy_database(db, tmp_path / name)

@@ -8,85 +8,42 @@ QA_SKIP_BROWSER=1 is set; a missing browser otherwise fails them.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import socket
-import sqlite3
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from conftest import copy_database
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.environ.get("QA_SKIP_BROWSER") == "1", reason="QA_SKIP_BROWSER=1"),
 ]
 
-CHROMIUM = os.environ.get("QA_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("QA_CHROMEDRIVER", "/usr/bin/chromedriver")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("qa_browser", ROOT / "tools" / "browser.py")
+qa_browser = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(qa_browser)
 
 
 @pytest.fixture(scope="module")
 def browser_db(web_db, tmp_path_factory) -> Path:
     """A copy of the session's database that these tests may change (overrides)."""
-    target = tmp_path_factory.mktemp("browser") / "qa.db"
-    with sqlite3.connect(web_db) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    src.close()
-    dst.close()
-    return target
-
-
-def start_server(db: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "qa_analyser", "serve", "--db", str(db), "--port", str(port),
-                             *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/static/app.css", timeout=2):
-                return proc, base
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                out = proc.stdout.read().decode(errors="replace")
-                raise RuntimeError(f"qa serve did not start (exit {proc.returncode}): {out}") from None
-            time.sleep(0.2)
+    return copy_database(web_db, tmp_path_factory.mktemp("browser") / "qa.db")
 
 
 @pytest.fixture(scope="module")
 def server(browser_db):
-    proc, base = start_server(browser_db)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with qa_browser.qa_serve(browser_db) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,1000", "--mute-audio", "--autoplay-policy=no-user-gesture-required"):
-        options.add_argument(arg)
-    # an explicit driver and browser: Selenium Manager never looks for (or downloads) either
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = qa_browser.chromium()
     driver.implicitly_wait(5)
     yield driver
     driver.quit()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import threading
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -26,6 +27,8 @@ from ..datatypes import ItemResult
 from ..errors import QAError
 from ..store import Store
 from ..store.web import SORT_COLUMNS, CallFilter
+from .. import rollup
+from .charts import trend_chart
 from .review import expected_windows, result_key, turns
 from .security import SecurityMiddleware, csrf_ok
 
@@ -148,9 +151,79 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         log.info("override of call %s item %s stored from the web app", call_id, key)
         return RedirectResponse("/call?" + urlencode({"id": call_id}) + "#v-" + key, status_code=303)
 
+    def contract():
+        if contract_path is None:
+            return None
+        from ..contract import load_contract
+
+        return load_contract(contract_path)
+
+    def group_page(by: str):
+        child_by = {"vendor": "team", "team": "agent", "agent": None}[by]
+        parent_by = {"vendor": None, "team": "vendor", "agent": "team"}[by]
+
+        async def page(request: Request) -> Response:
+            q = request.query_params
+            gid = q.get("id", "")
+            min_calls = max(1, _int(q.get("min_calls"), 10))
+            own = list(store().stored_calls(**{by: gid}))
+            if not own:
+                raise HTTPException(404, f"no scored calls for {by} {gid!r} in this database")
+            if parent_by:  # the group's place among its parent's groups (an agent among its team's agents)
+                parent = _most_common([rollup.group_key(parent_by)(c) for c in own])
+                peers = list(store().stored_calls(**{parent_by: parent})) if parent != "unknown" else own
+            else:
+                peers = list(store().stored_calls())
+            ranking = rollup.summarise(peers, by=by, min_calls=min_calls)
+            place = next((g for g in ranking if g.group == gid), None)
+            me = rollup.summarise(own, by=by, min_calls=min_calls)[0]
+            split = q.get("split") or None
+            if split and not _is_date(split):
+                raise HTTPException(400, f"split={split!r} is not a date (YYYY-MM-DD)")
+            weeks = rollup.weekly(own)
+            chart = trend_chart([w.week for w in weeks], {
+                "compliance %": [None if w.figures.compliance is None else 100 * w.figures.compliance for w in weeks],
+                "mean score": [w.figures.mean_score for w in weeks]})
+            sla = []
+            c = contract()
+            if c is not None and by == "vendor":
+                from ..contract import evaluate
+
+                sla = evaluate(own, c)
+            peer_rates = {(r.item_id, r.kind): r for r in rollup.figures(peers).items} if parent_by else {}
+            return render(
+                request, "group.html", title=f"{by.capitalize()} {gid}", by=by, gid=gid, me=me, place=place,
+                ranking=ranking,
+                parent_by=parent_by, parent=parent, peer_rates=peer_rates, min_calls=min_calls,
+                children=rollup.summarise(own, by=child_by, min_calls=min_calls) if child_by else [],
+                child_by=child_by, weeks=weeks, chart=chart,
+                split=split, before_after=rollup.before_after(own, split) if split else None,
+                missed=rollup.most_missed(own, limit=5, examples=3), sla=sla,
+                calls_link="/calls?" + urlencode({by: gid}))
+
+        return page
+
+    async def vendors(request: Request) -> Response:
+        min_calls = max(1, _int(request.query_params.get("min_calls"), 10))
+        calls = list(store().stored_calls())
+        return render(request, "vendors.html", title="Vendors", min_calls=min_calls,
+                      groups=rollup.summarise(calls, by="vendor", min_calls=min_calls),
+                      teams=rollup.summarise(calls, by="team", min_calls=min_calls))
+
+    async def contract_view(request: Request) -> Response:
+        c = contract()
+        if c is None:
+            raise HTTPException(404, "no contract file: start qa serve with --contract FILE")
+        from ..contract import evaluate
+
+        results = evaluate(store().stored_calls(), c)
+        vendors_seen = list(dict.fromkeys(r.vendor for r in results))
+        return render(request, "contract.html", title=f"Contract{': ' + c.name if c.name else ''}", contract=c,
+                      results=results, vendors=vendors_seen, breaches=[r for r in results if r.breached])
+
     async def not_found(request: Request, exc: HTTPException) -> Response:
-        return render(request, "error.html", status_code=exc.status_code, title="Not found" if
-                      exc.status_code == 404 else "Error", message=exc.detail)
+        return render(request, "error.html", status_code=exc.status_code,
+                      title={404: "Not found", 405: "Not allowed"}.get(exc.status_code, "Error"), message=exc.detail)
 
     async def qa_error(request: Request, exc: QAError) -> Response:
         return render(request, "error.html", status_code=400, title="Error", message=str(exc))
@@ -161,6 +234,11 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         Route("/call", call),
         Route("/audio", audio),
         Route("/override", override, methods=["POST"]),
+        Route("/agent", group_page("agent")),
+        Route("/team", group_page("team")),
+        Route("/vendor", group_page("vendor")),
+        Route("/vendors", vendors),
+        Route("/contract", contract_view),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(
@@ -168,6 +246,18 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         middleware=[Middleware(SecurityMiddleware, token=token)],
         exception_handlers={HTTPException: not_found, QAError: qa_error},
     )
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _most_common(values: list[str]) -> str:
+    return max(sorted(set(values)), key=values.count)
 
 
 def _int(text: str | None, default: int) -> int:
