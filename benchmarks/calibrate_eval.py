@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qa_analyser.calibrate import calibrate, read_human_csv, verdicts_from_export  # noqa: E402
+from qa_analyser.calibrate import calibrate, read_human_csv, verdicts_from_calls  # noqa: E402
 from qa_analyser.report import calibration_json, calibration_text  # noqa: E402
 from qa_analyser.store import Store  # noqa: E402
 
@@ -67,7 +67,7 @@ def main() -> int:
               file=sys.stderr)
         return 2
     with Store.open(args.db) as store:
-        verdicts = verdicts_from_export(store.export_calls())
+        verdicts = verdicts_from_calls(store.stored_calls())
 
     text = labels_to_csv(labels)
     if args.csv:

@@ -19,10 +19,10 @@ import csv
 import io
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .datatypes import MatchOptions
+from .datatypes import MatchOptions, Override, StoredCall
 from .errors import ConfigError
 
 __all__ = [
@@ -39,8 +39,9 @@ __all__ = [
     "ThresholdSuggestion",
     "Unmatched",
     "calibrate",
+    "labels_from_overrides",
     "read_human_csv",
-    "verdicts_from_export",
+    "verdicts_from_calls",
 ]
 
 MIN_PER_CLASS = 30  # fewer human rows than this in a class: the suggestion is a hint, not a measurement
@@ -146,27 +147,36 @@ def read_human_csv(text: str, *, source: str) -> HumanLabels:
     return HumanLabels(source=source, labels=tuple(labels), problems=tuple(problems))
 
 
-def verdicts_from_export(calls: Iterable[Mapping]) -> list[AutoVerdict]:
-    """Stored verdicts from exported calls (docs/interfaces.md dicts, with their matcher_options)."""
+def verdicts_from_calls(calls: Iterable[StoredCall]) -> list[AutoVerdict]:
+    """The machine's stored verdicts (`StoredCall.automatic`: reviewers' overrides are not the
+    machine's), with the thresholds each call was scored with."""
     from .match import resolved_options
 
     defaults = resolved_options(MatchOptions())
     out = []
     for call in calls:
-        options = call.get("matcher_options") or {}
+        options = call.matcher_options or {}
         met = float(options.get("met_threshold") if options.get("met_threshold") is not None
                     else defaults.met_threshold)
         partial = float(options.get("partial_threshold") if options.get("partial_threshold") is not None
                         else defaults.partial_threshold)
         # the meaning matcher decides met vs partial with its own model, not by the stored confidence
         # (which is P(said)): only its said/missed cut can be re-simulated, as for verbatim items
-        learned = str(call.get("matcher_version") or "").startswith("meaning")
-        for it in call.get("items", []):
-            verbatim = learned or it.get("wording") is not None or "verbatim" in (it.get("detail") or "")
-            out.append(AutoVerdict(call_id=str(call["call_id"]), item_id=str(it["item_id"]), kind=it["kind"],
-                                   status=it["status"], confidence=float(it.get("confidence") or 0.0),
-                                   met_threshold=met, partial_threshold=partial, verbatim=verbatim))
+        learned = str(call.fingerprint or "").startswith("meaning")
+        for r in call.automatic:
+            verbatim = learned or r.wording is not None or "verbatim" in (r.detail or "")
+            out.append(AutoVerdict(call_id=call.call_id, item_id=r.item_id, kind=r.kind, status=r.status,
+                                   confidence=float(r.confidence or 0.0), met_threshold=met,
+                                   partial_threshold=partial, verbatim=verbatim))
     return out
+
+
+def labels_from_overrides(overrides: Iterable[Override], *, source: str = "reviewers' overrides") -> HumanLabels:
+    """The reviewers' overrides as human labels (each item's latest override, `Store.overrides()`)."""
+    return HumanLabels(source=source, labels=tuple(
+        HumanLabel(call_id=o.call_id, item_id=o.item_id, status=o.status, line=o.id or 0, reviewer=o.reviewer,
+                   notes=o.reason, prohibited=None if o.kind is None else o.kind == "prohibited")
+        for o in overrides))
 
 
 # --------------------------------------------------------------------------- results

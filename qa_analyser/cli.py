@@ -369,6 +369,10 @@ def rescore(
             _write_summary(job.summary, summary_json, to_stdout=False)
     summary = job.summary
     _print_totals(summary, verb=f"Rescore {summary.run_id}:", out=out)
+    conflicts = store.override_conflicts()
+    if conflicts:
+        typer.echo(f"{len(conflicts)} reviewer override(s) now differ from what the machine overrode "
+                   f"(its verdict changed): `qa overrides --conflicts --db {db}` lists them.", file=out)
     _write_summary(summary, None, to_stdout=json_summary)
     raise typer.Exit(code=_exit_code(summary))
 
@@ -382,11 +386,13 @@ def export(
     agent: Annotated[Optional[str], typer.Option(help="Only this agent's calls.")] = None,
     team: Annotated[Optional[str], typer.Option(help="Only this team's calls.")] = None,
     script: Annotated[Optional[str], typer.Option(help="Only calls scored against this script id.")] = None,
+    vendor: Annotated[Optional[str], typer.Option(help="Only this vendor's calls (manifest column vendor).")] = None,
 ) -> None:
-    """Write stored results (the current score of each call) to stdout."""
+    """Write stored results (the current score of each call) to stdout; a verdict a reviewer overrode
+    carries the reviewer's status and says so (who, when, from, to, why)."""
     from .report import export_csv, export_json
 
-    calls = _open_store(db, must_exist=True).export_calls(agent_id=agent, team=team, script_id=script)
+    calls = list(_open_store(db, must_exist=True).stored_calls(agent=agent, team=team, vendor=vendor, script=script))
     sys.stdout.write(export_json(calls) if format is ExportFormat.json else export_csv(calls))
 
 
@@ -406,9 +412,9 @@ def report_agent(
     store = _open_store(db, must_exist=True)
     if not store.agent_exists(agent_id):
         raise _fail(f"agent {agent_id!r} has no calls in {db}")
-    mine = store.export_calls(agent_id=agent_id)
-    teams = sorted({c["team"] for c in mine if c.get("team")})
-    team_calls = [c for t in teams for c in store.export_calls(team=t)]
+    mine = list(store.stored_calls(agent=agent_id))
+    teams = sorted({c.team for c in mine if c.team})
+    team_calls = [c for t in teams for c in store.stored_calls(team=t)]
     rep = build_agent_report(agent_id, mine, team_calls, examples_per_item=examples, min_calls=min_calls)
     sys.stdout.write(agent_report_json(rep) if format is ReportFormat.json else agent_report_text(rep))
 
@@ -424,47 +430,126 @@ def report_call(
     from .report import CallReport, call_report_json, call_report_text
 
     store = _open_store(db, must_exist=True)
-    found = store.export_calls(call_id=call_id)
-    if not found:
+    found = store.stored_call(call_id)
+    if found is None:
         known = store.call_transcript(call_id) is not None
         raise _fail(f"call {call_id!r} has no score in {db}" if known else f"no call {call_id!r} in {db}")
     history = [h for h in store.score_history(call_id) if not h["current"]]
-    rep = CallReport(call=found[0], transcript=store.call_transcript(call_id), history=tuple(history))
+    rep = CallReport(call=found, transcript=store.call_transcript(call_id), history=tuple(history))
     sys.stdout.write(call_report_json(rep) if format is ReportFormat.json else call_report_text(rep))
 
 
 @app.command()
 def calibrate(
-    human_csv: Annotated[Path, typer.Argument(
-        help="Reviewers' labels: CSV with columns call_id,item_id,status (optional reviewer,notes).",
-        dir_okay=False)],
     db: DbOption,
+    human_csv: Annotated[Optional[Path], typer.Argument(
+        help="Reviewers' labels: CSV with columns call_id,item_id,status (optional reviewer,notes).",
+        dir_okay=False)] = None,
+    from_overrides: Annotated[bool, typer.Option(
+        "--from-overrides", help="Use the reviewers' overrides (`qa override`) as the human verdicts "
+                                 "instead of a CSV.")] = False,
     format: Annotated[ReportFormat, typer.Option("--format", "-f", help="text or json.")] = ReportFormat.text,
     min_per_class: Annotated[int, typer.Option(
         min=1, help="Human rows per class below which the threshold suggestion is called unreliable.")] = 30,
 ) -> None:
-    """Agreement of the stored verdicts with human reviewers, and suggested met/partial thresholds.
+    """Agreement of the machine's stored verdicts with human reviewers (a CSV, or the overrides made
+    with `qa override`), and suggested met/partial thresholds.
 
     Exit 0; 1 when some CSV rows were malformed (each named on stderr, the rest used); 2 for a missing
-    or unreadable CSV or database.
+    or unreadable CSV or database, or no overrides to use.
     """
     from .calibrate import calibrate as run_calibration
-    from .calibrate import read_human_csv, verdicts_from_export
+    from .calibrate import labels_from_overrides, read_human_csv, verdicts_from_calls
     from .report import calibration_json, calibration_text
 
-    if not human_csv.is_file():
-        raise _fail(f"no CSV file at {human_csv}")
-    try:
-        text = human_csv.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise _fail(f"cannot read {human_csv}: {e}") from None
-    labels = read_human_csv(text, source=str(human_csv))
-    verdicts = verdicts_from_export(_open_store(db, must_exist=True).export_calls())
+    if (human_csv is None) == (not from_overrides):
+        raise _fail("give a CSV of human verdicts or --from-overrides (one of the two)")
+    if human_csv is not None:
+        if not human_csv.is_file():
+            raise _fail(f"no CSV file at {human_csv}")
+        try:
+            text = human_csv.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise _fail(f"cannot read {human_csv}: {e}") from None
+        labels = read_human_csv(text, source=str(human_csv))
+    store = _open_store(db, must_exist=True)
+    if from_overrides:
+        overrides = store.overrides()
+        if not overrides:
+            raise _fail(f"no overrides in {db} (make them with `qa override CALL_ID ITEM_ID STATUS ...`)")
+        labels = labels_from_overrides(overrides, source=f"the reviewers' overrides in {db}")
+    verdicts = verdicts_from_calls(store.stored_calls())
     result = run_calibration(labels, verdicts, min_per_class=min_per_class)
     for problem in result.problems:
         typer.echo(f"Error: {problem}", err=True)
+    if from_overrides and format is ReportFormat.text:
+        typer.echo("Note: reviewers override mostly where they disagree, so agreement measured on overrides is "
+                   "lower than on a random sample of calls.", err=True)
     sys.stdout.write(calibration_json(result) if format is ReportFormat.json else calibration_text(result))
     raise typer.Exit(code=1 if result.problems else 0)
+
+
+@app.command()
+def override(
+    call_id: Annotated[str, typer.Argument(help="The call's id.")],
+    item_id: Annotated[str, typer.Argument(
+        help="The item's id in the call's script (prohibited:ID for a prohibited rule sharing an item's id).")],
+    status: Annotated[str, typer.Argument(
+        help="The reviewer's verdict: met, partial, missed (required items), not_applicable (conditional "
+             "items); met (not said) or violated (prohibited rules).")],
+    db: DbOption,
+    reason: Annotated[str, typer.Option(help="Why the machine's verdict is wrong (kept with the override).")],
+    reviewer: Annotated[str, typer.Option(help="Who decided (kept with the override).")],
+) -> None:
+    """Correct one verdict of a call: the machine's verdict is kept beside the reviewer's, the call is
+    re-scored with it, and exports, reports and roll-ups use it. It survives `qa rescore`. Exit 2 for an
+    unknown call or item, a status the item cannot have, or an empty reason or reviewer."""
+    store = _open_store(db, must_exist=True)
+    o = store.override(call_id, item_id, status, reason=reason, reviewer=reviewer)
+    scored = store.stored_call(call_id)
+    typer.echo(f"Override #{o.id}: call {o.call_id}, {o.kind} {o.item_id}: {o.automatic} -> {o.status} "
+               f"(by {o.reviewer})")
+    if scored is not None:
+        typer.echo(f"Call {call_id} re-scored: {scored.score.score} {'passed' if scored.score.passed else 'FAILED'}")
+
+
+@app.command()
+def overrides(
+    db: DbOption,
+    call_id: Annotated[Optional[str], typer.Option("--call", help="Only this call's overrides.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Also the superseded ones (the full audit trail).")] = False,
+    conflicts: Annotated[bool, typer.Option(
+        "--conflicts", help="Only the overrides whose automatic verdict changed underneath them since "
+                            "(a later rescore): to review again.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="JSON rows instead of text.")] = False,
+) -> None:
+    """List the reviewers' overrides (who, when, from, to, why), or the conflicts a rescore left."""
+    import dataclasses
+
+    store = _open_store(db, must_exist=True)
+    if conflicts:
+        found = [c for c in store.override_conflicts() if call_id is None or c.override.call_id == call_id]
+        if json_out:
+            sys.stdout.write(json.dumps([dataclasses.asdict(c) for c in found], indent=2, ensure_ascii=False) + "\n")
+            return
+        for c in found:
+            o = c.override
+            now = "no longer in the script" if c.automatic_now is None else f"now says {c.automatic_now}"
+            typer.echo(f"#{o.id:<5} {o.call_id}  {o.item_id}: overridden to {o.status} by {o.reviewer} when the "
+                       f"machine said {o.automatic}; the machine {now} (scored {c.scored_at})")
+        if not found:
+            typer.echo("No conflicts.")
+        return
+    rows = store.overrides(call_id, include_superseded=all_)
+    if json_out:
+        sys.stdout.write(json.dumps([dataclasses.asdict(o) for o in rows], indent=2, ensure_ascii=False) + "\n")
+        return
+    for o in rows:
+        gone = f"  [superseded by #{o.superseded_by}]" if o.superseded_at else ""
+        typer.echo(f"#{o.id:<5} {o.at}  {o.call_id}  {o.item_id}: {o.automatic} -> {o.status}  by {o.reviewer}: "
+                   f"{o.reason}{gone}")
+    if not rows:
+        typer.echo("No overrides.")
 
 
 @failures_app.callback()

@@ -269,3 +269,162 @@ class CallInfo:
     started_at: str | None = None
     channels: ChannelLayout | None = None  # None: stereo files default to agent-left, mono to mono
     metadata: tuple[tuple[str, str], ...] = field(default=())  # extra manifest columns
+
+
+# --------------------------------------------------------------------------- reviews and stored calls
+
+ITEM_STATUSES: dict[str, tuple[str, ...]] = {  # statuses a reviewer may give, by item kind
+    "required": ("met", "partial", "missed"),
+    "conditional": ("met", "partial", "missed", "not_applicable"),
+    "prohibited": ("met", "violated"),
+}
+
+
+@dataclass(frozen=True)
+class Override:
+    """A reviewer's correction of one verdict; the machine's verdict is kept beside it."""
+
+    call_id: str
+    item_id: str
+    automatic: str  # the status the machine gave when the override was made
+    status: str  # the reviewer's
+    reason: str
+    reviewer: str
+    at: str  # ISO time (UTC)
+    id: int | None = None
+    kind: ItemKind | None = None  # of the item overridden (an item and a prohibited rule may share an id)
+    superseded_at: str | None = None  # a later override of the same item replaced this one
+    superseded_by: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.superseded_at is None
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "from": self.automatic, "to": self.status, "reviewer": self.reviewer,
+                "at": self.at, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class OverrideConflict:
+    """An active override whose automatic verdict changed underneath it (a later rescore): review it."""
+
+    override: Override
+    automatic_now: str | None  # what the machine says now (None: the item is no longer in the script)
+    scored_at: str  # when the current automatic verdict was made
+
+
+def wording_dict(diff: WordingDiff) -> dict:
+    """A WordingDiff as stored and exported: substituted (and uncertain) pairs become two-element lists."""
+    return {
+        "fidelity": diff.fidelity,
+        "approved": diff.approved,
+        "dropped": list(diff.dropped),
+        "substituted": [list(pair) for pair in diff.substituted],
+        "added": list(diff.added),
+        "uncertain": [list(pair) for pair in diff.uncertain],
+    }
+
+
+def item_dict(result: ItemResult, override: Override | None = None) -> dict:
+    """One verdict in the export shape of docs/interfaces.md (`override`: who changed it, from, to)."""
+    return {
+        "item_id": result.item_id,
+        "section": result.section,
+        "kind": result.kind,
+        "status": result.status,
+        "flags": list(result.flags),
+        "confidence": result.confidence,
+        "start_s": result.start_s,
+        "end_s": result.end_s,
+        "evidence": result.evidence,
+        "speaker": result.speaker,
+        "detail": result.detail,
+        "weight": result.weight,
+        "critical": result.critical,
+        "wording": None if result.wording is None else wording_dict(result.wording),
+        "override": None if override is None else override.as_dict(),
+    }
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    """A stored, scored call: its current score with the effective verdicts (reviewers' overrides
+    applied), the machine's verdicts beside them, and what produced the score."""
+
+    info: CallInfo
+    score: CallScore  # from the effective verdicts
+    results: tuple[ItemResult, ...]  # effective verdicts, in script order
+    automatic: tuple[ItemResult, ...]  # the machine's verdicts, in script order
+    overrides: tuple[Override, ...]  # the active overrides applied to `results`
+    script_id: str
+    script_version: str
+    scored_at: str
+    fingerprint: str  # the matcher version and fingerprint that made the automatic verdicts
+    duration_s: float | None = None
+    script_hash: str = ""
+    model_id: str = ""
+    transcription_options: dict = field(default_factory=dict, compare=False)
+    matcher_options: dict = field(default_factory=dict, compare=False)
+    recording_sha256: str = ""
+    run_id: int | None = None  # the run that made the automatic verdicts
+    score_id: int | None = None
+
+    @property
+    def call_id(self) -> str:
+        return self.info.call_id
+
+    @property
+    def agent_id(self) -> str:
+        return self.info.agent_id
+
+    @property
+    def team(self) -> str | None:
+        return self.info.team
+
+    @property
+    def vendor(self) -> str | None:
+        return dict(self.info.metadata).get("vendor") or None
+
+    @property
+    def started_at(self) -> str | None:
+        return self.info.started_at
+
+    def override_of(self, result: ItemResult) -> Override | None:
+        """The active override applied to this verdict, if any."""
+        for o in self.overrides:
+            if o.item_id == result.item_id and (o.kind is None or o.kind == result.kind):
+                return o
+        return None
+
+    def as_dict(self) -> dict:
+        """The export shape of docs/interfaces.md."""
+        i = self.info
+        return {
+            "call_id": i.call_id,
+            "file": i.file,
+            "agent_id": i.agent_id,
+            "team": i.team,
+            "script_id": self.script_id,
+            "script_version": self.script_version,
+            "duration_s": self.duration_s,
+            "score": self.score.score,
+            "passed": self.score.passed,
+            "items": [item_dict(r, self.override_of(r)) for r in self.results],
+            "agent_name": i.agent_name,
+            "started_at": i.started_at,
+            "channels": i.channels,
+            "metadata": dict(i.metadata),
+            "earned": self.score.earned,
+            "possible": self.score.possible,
+            "critical_failures": list(self.score.critical_failures),
+            "script_hash": self.script_hash,
+            "model_id": self.model_id,
+            "transcription_options": dict(self.transcription_options),
+            "matcher_version": self.fingerprint,
+            "matcher_options": dict(self.matcher_options),
+            "recording_sha256": self.recording_sha256,
+            "run_id": self.run_id,
+            "scored_at": self.scored_at,
+            "overrides": [o.id for o in self.overrides],
+        }

@@ -9,7 +9,8 @@
     ├── TranscriptionError       the speech recogniser failed on a recording
     ├── StoreError               the database cannot be opened, migrated or written
     │   └── LockedError          another `qa run` holds the database
-    └── ReportError              a report asked for something that is not there (unknown agent, ...)
+    ├── ReportError              a report asked for something that is not there (unknown agent, ...)
+    └── OverrideError            a reviewer's override that cannot be stored (unknown call or item, bad status)
 
 Every message says what was wrong and where (file, line, call id), so that it can be shown to a
 user as it is.
@@ -64,3 +65,8 @@ class LockedError(StoreError):
 
 class ReportError(QAError):
     """A report asked for something that is not in the database."""
+
+
+class OverrideError(QAError):
+    """A reviewer's override that cannot be stored: unknown call or item, a status the item cannot
+    have, an empty reason or reviewer (the message names the call and item)."""

@@ -575,9 +575,10 @@ class Rescore:
                     script = self.scripts.pick(call.script_id, self.options.default_script or used_script_id)
                     results = match_with_roles(transcript, script, call, self.options.match)
                     score = score_call(results, pass_mark=script.pass_mark)
-                    self.store.save_rescore(run_id=self.run_id, call_id=call.call_id, script=script, results=results,
-                                            score=score, matcher_version=version,
-                                            matcher_options=resolved_options(self.options.match).as_dict())
+                    # the stored score: the reviewers' overrides of this call applied again
+                    score = self.store.save_rescore(
+                        run_id=self.run_id, call_id=call.call_id, script=script, results=results, score=score,
+                        matcher_version=version, matcher_options=resolved_options(self.options.match).as_dict())
                     out = CallOutcome(file=call.file, call_id=call.call_id, status="rescored", agent_id=call.agent_id,
                                       score=score, audio_s=transcript.duration_s)
                 except QAError as e:

@@ -1,8 +1,9 @@
 """Pure renderers: exports (JSON, CSV), the trainer's per-agent gap report, a reviewer's per-call view,
 calibration against human reviewers.
 
-Inputs are exported calls (the dicts of docs/interfaces.md, as ``Store.export_calls`` returns them) and
-dataclasses; outputs are text. Nothing here touches the database or prints.
+Inputs are dataclasses (`StoredCall`s as ``Store.stored_calls`` returns them, reports); outputs are text.
+The export dicts of docs/interfaces.md are made only here, at the JSON/CSV edge (`StoredCall.as_dict`).
+Nothing here touches the database or prints.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from .calibrate import Calibration
-from .datatypes import Transcript
+from .datatypes import ItemResult, StoredCall, Transcript, WordingDiff, wording_dict
 from .errors import ReportError
-from .score import ItemRate, item_rates, roll_up
+from .rollup import ItemRate, figures, item_rates
 
 GAP_STATUSES = ("missed", "partial", "violated")
 CSV_CALL_COLUMNS = ("call_id", "file", "agent_id", "team", "script_id", "script_version", "duration_s", "score", "passed")
@@ -25,24 +26,28 @@ CSV_ITEM_COLUMNS = ("item_id", "section", "kind", "status", "flags", "confidence
 # Added later, so appended: the columns above keep their positions.
 CSV_MORE_CALL_COLUMNS = ("agent_name", "started_at")
 CSV_MORE_ITEM_COLUMNS = ("detail", "weight", "critical")
+# a reviewer's override of the verdict (empty when the machine's verdict stands): the machine's status,
+# who changed it, when, why
+CSV_OVERRIDE_COLUMNS = ("automatic_status", "overridden_by", "overridden_at", "override_reason")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --------------------------------------------------------------------------- exports
 
 
-def export_json(calls: Sequence[Mapping]) -> str:
-    return json.dumps(list(calls), indent=2, ensure_ascii=False) + "\n"
+def export_json(calls: Sequence[StoredCall]) -> str:
+    return json.dumps([c.as_dict() for c in calls], indent=2, ensure_ascii=False) + "\n"
 
 
-def export_csv(calls: Sequence[Mapping]) -> str:
+def export_csv(calls: Sequence[StoredCall]) -> str:
     """One row per call and item (the call's columns repeated), flags joined with ';', then the
     manifest's extra columns (metadata; named "manifest_<name>" where a name is taken).
 
     A text cell that a spreadsheet would run as a formula (starting with = + - @, tab or carriage
     return) is prefixed with an apostrophe (OWASP CSV injection); numbers are left as they are.
     """
-    fixed = CSV_CALL_COLUMNS + CSV_ITEM_COLUMNS + CSV_MORE_CALL_COLUMNS + CSV_MORE_ITEM_COLUMNS
+    calls = [c.as_dict() for c in calls]
+    fixed = CSV_CALL_COLUMNS + CSV_ITEM_COLUMNS + CSV_MORE_CALL_COLUMNS + CSV_MORE_ITEM_COLUMNS + CSV_OVERRIDE_COLUMNS
     extra = sorted({str(k) for call in calls for k in (call.get("metadata") or {})})
     header = list(fixed) + [f"manifest_{k}" if k in fixed else k for k in extra]
     buf = io.StringIO()
@@ -56,7 +61,9 @@ def export_csv(calls: Sequence[Mapping]) -> str:
         for it in call.get("items", []):
             row = [it.get(c) for c in CSV_ITEM_COLUMNS]
             row[CSV_ITEM_COLUMNS.index("flags")] = ";".join(it.get("flags") or [])
-            w.writerow(_csv_cells(head + row + more + [it.get(c) for c in CSV_MORE_ITEM_COLUMNS] + tail))
+            o = it.get("override") or {}
+            changed = [o.get("from"), o.get("reviewer"), o.get("at"), o.get("reason")]
+            w.writerow(_csv_cells(head + row + more + [it.get(c) for c in CSV_MORE_ITEM_COLUMNS] + changed + tail))
     return buf.getvalue()
 
 
@@ -94,7 +101,8 @@ class Example:
     end_s: float | None
     quote: str
     detail: str = ""
-    wording: Mapping | None = None  # verbatim items: the stored wording diff (export shape)
+    wording: WordingDiff | None = None  # verbatim items: the wording diff
+    overridden_from: str | None = None  # the machine's status, where a reviewer changed it
 
 
 @dataclass(frozen=True)
@@ -123,8 +131,7 @@ class ItemGap:
 
     @property
     def gap_count(self) -> int:
-        a = self.agent
-        return a.missed + a.violated + a.partial
+        return self.agent.gaps
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,7 @@ class AgentReport:
     items: tuple[ItemGap, ...]
     most_missed: tuple[str, ...] = field(default=())
     warnings: tuple[str, ...] = ()  # e.g. too few calls for the figures to mean much
+    overridden: int = 0  # verdicts of the agent's calls changed by reviewers
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -147,6 +155,10 @@ class AgentReport:
             gap["agent"]["compliance"] = _round(item.agent.compliance)
             if item.team is not None:
                 gap["team"]["compliance"] = _round(item.team.compliance)
+            for ex, example in zip(gap["examples"], item.examples):
+                ex["wording"] = None if example.wording is None else wording_dict(example.wording)
+            if item.model_answer is not None and item.model_answer.wording is not None:
+                gap["model_answer"]["wording"] = wording_dict(item.model_answer.wording)
         return d
 
 
@@ -154,28 +166,29 @@ def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 3)
 
 
-def _example(call: Mapping, item: Mapping) -> Example:
-    return Example(call_id=str(call["call_id"]), file=call.get("file"), started_at=call.get("started_at"),
-                   status=item["status"], start_s=item.get("start_s"), end_s=item.get("end_s"),
-                   quote=item.get("evidence") or "", detail=item.get("detail") or "",
-                   wording=item.get("wording"))
+def _example(call: StoredCall, item: ItemResult) -> Example:
+    o = call.override_of(item)
+    return Example(call_id=call.call_id, file=call.info.file, started_at=call.started_at, status=item.status,
+                   start_s=item.start_s, end_s=item.end_s, quote=item.evidence or "", detail=item.detail or "",
+                   wording=item.wording, overridden_from=None if o is None else o.automatic)
 
 
-def _wordings(calls: Sequence[Mapping], item_id: str) -> list[Mapping]:
-    return [it["wording"] for c in calls for it in c.get("items", [])
-            if it["item_id"] == item_id and it["kind"] != "prohibited" and it.get("wording")]
+def _wordings(calls: Sequence[StoredCall], item_id: str) -> list[WordingDiff]:
+    return [r.wording for c in calls for r in c.results
+            if r.item_id == item_id and r.kind != "prohibited" and r.wording is not None]
 
 
-def _fidelity(agent_calls: Sequence[Mapping], team_calls: Sequence[Mapping], item_id: str) -> WordingFidelity | None:
+def _fidelity(agent_calls: Sequence[StoredCall], team_calls: Sequence[StoredCall],
+              item_id: str) -> WordingFidelity | None:
     mine, theirs = _wordings(agent_calls, item_id), _wordings(team_calls, item_id)
     if not mine and not theirs:
         return None
 
-    def mean(ws: list[Mapping]) -> float | None:
-        return round(sum(float(w["fidelity"]) for w in ws) / len(ws), 3) if ws else None
+    def mean(ws: list[WordingDiff]) -> float | None:
+        return round(sum(w.fidelity for w in ws) / len(ws), 3) if ws else None
 
-    dropped = Counter(word for w in mine for word in dict.fromkeys(w.get("dropped") or ()))
-    swapped = Counter((a, b) for w in mine for a, b in dict.fromkeys(tuple(p) for p in w.get("substituted") or ()))
+    dropped = Counter(word for w in mine for word in dict.fromkeys(w.dropped))
+    swapped = Counter(pair for w in mine for pair in dict.fromkeys(w.substituted))
     return WordingFidelity(
         agent_mean=mean(mine), agent_calls=len(mine), team_mean=mean(theirs), team_calls=len(theirs),
         often_dropped=tuple(sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))[:3]),
@@ -183,9 +196,10 @@ def _fidelity(agent_calls: Sequence[Mapping], team_calls: Sequence[Mapping], ite
     )
 
 
-def build_agent_report(agent_id: str, agent_calls: Sequence[Mapping], team_calls: Sequence[Mapping],
+def build_agent_report(agent_id: str, agent_calls: Sequence[StoredCall], team_calls: Sequence[StoredCall],
                        *, examples_per_item: int = 3, min_calls: int = 10) -> AgentReport:
-    """A trainer's gap report from the agent's exported calls and their team's.
+    """A trainer's gap report from the agent's stored calls and their team's (effective verdicts:
+    reviewers' overrides applied).
 
     The team figures leave the agent's own calls out (they are dropped from `team_calls` here), so
     the agent is compared with the rest of the team. A warning is added when the agent has fewer
@@ -193,33 +207,28 @@ def build_agent_report(agent_id: str, agent_calls: Sequence[Mapping], team_calls
     """
     if not agent_calls:
         raise ReportError(f"no scored calls for agent {agent_id!r} in the database")
-    team_calls = [c for c in team_calls if c.get("agent_id") != agent_id]
+    team_calls = [c for c in team_calls if c.agent_id != agent_id]
     warnings = []
     if len(agent_calls) < min_calls:
         warnings.append(f"only {len(agent_calls)} scored call(s) (fewer than {min_calls}): "
                         "the rates below can change a lot with a few more calls")
     if not team_calls:
         warnings.append("no other agent of the team has scored calls: nothing to compare with")
-    teams = sorted({str(c.get("team")) for c in agent_calls if c.get("team")})
+    teams = sorted({c.team for c in agent_calls if c.team})
     team = teams[0] if len(teams) == 1 else (", ".join(teams) if teams else None)
-    mine = roll_up(agent_calls, by="agent_id")[0]
-    theirs = roll_up(team_calls, by="team")[0] if team_calls else None
+    mine = figures(agent_calls)
+    theirs = figures(team_calls) if team_calls else None
     team_rates = {(r.item_id, r.kind): r for r in item_rates(team_calls)}
+    by_time = sorted(agent_calls, key=lambda c: str(c.started_at or c.call_id))
 
     gaps = []
     for rate in item_rates(agent_calls):
-        bad, good = [], None
-        for call in sorted(agent_calls, key=lambda c: str(c.get("started_at") or c["call_id"])):
-            for it in call.get("items", []):
-                if it["item_id"] == rate.item_id and it["kind"] == rate.kind and it["status"] in GAP_STATUSES:
-                    bad.append(_example(call, it))
+        bad = [_example(call, r) for call in by_time for r in call.results
+               if r.item_id == rate.item_id and r.kind == rate.kind and r.status in GAP_STATUSES]
+        good = None
         if rate.kind != "prohibited":
-            for call in team_calls:
-                hit = next((it for it in call.get("items", []) if it["item_id"] == rate.item_id
-                            and it["status"] == "met" and it.get("evidence")), None)
-                if hit is not None:
-                    good = _example(call, hit)
-                    break
+            good = next((_example(call, r) for call in team_calls for r in call.results
+                         if r.item_id == rate.item_id and r.status == "met" and r.evidence), None)
         gaps.append(ItemGap(item_id=rate.item_id, kind=rate.kind, agent=rate,
                             team=team_rates.get((rate.item_id, rate.kind)),
                             examples=tuple(bad[:examples_per_item]), model_answer=good,
@@ -227,10 +236,12 @@ def build_agent_report(agent_id: str, agent_calls: Sequence[Mapping], team_calls
                             else _fidelity(agent_calls, team_calls, rate.item_id)))
     ranked = sorted((g for g in gaps if g.gap_count), key=lambda g: (-g.gap_count, g.item_id))
     return AgentReport(
-        agent_id=agent_id, team=team, calls=mine.calls, mean_score=mine.mean_score, pass_rate=mine.pass_rate,
+        agent_id=agent_id, team=team, calls=mine.calls, mean_score=mine.mean_score,
+        pass_rate=None if mine.pass_rate is None else round(mine.pass_rate, 3),
         team_calls=theirs.calls if theirs else 0, team_mean_score=theirs.mean_score if theirs else None,
-        team_pass_rate=theirs.pass_rate if theirs else None, items=tuple(gaps),
-        most_missed=tuple(g.item_id for g in ranked), warnings=tuple(warnings),
+        team_pass_rate=None if theirs is None or theirs.pass_rate is None else round(theirs.pass_rate, 3),
+        items=tuple(gaps), most_missed=tuple(g.item_id for g in ranked), warnings=tuple(warnings),
+        overridden=mine.overridden,
     )
 
 
@@ -253,6 +264,9 @@ def agent_report_text(report: AgentReport) -> str:
         f"  rest of the team: {r.team_calls} calls, mean score {r.team_mean_score}, "
         f"pass rate {_pct(r.team_pass_rate).strip()}",
     ]
+    if r.overridden:
+        lines.append(f"  {r.overridden} verdict(s) of these calls were overridden by reviewers; the figures use "
+                     "the reviewers' verdicts")
     lines += [f"  WARNING: {w}" for w in r.warnings]
     lines += [
         "",
@@ -286,7 +300,9 @@ def agent_report_text(report: AgentReport) -> str:
         lines.append(f"- {item_id} ({g.kind}): {g.gap_count} of {g.agent.applicable} applicable calls")
         for ex in g.examples:
             quote = f'"{ex.quote}"' if ex.quote else "(nothing close was said)"
-            lines.append(f"    {ex.call_id} at {_ts(ex.start_s)}: {status_label(g.kind, ex.status)}: {quote}")
+            by = "" if ex.overridden_from is None else \
+                f" (reviewer's verdict; the machine said {status_label(g.kind, ex.overridden_from)})"
+            lines.append(f"    {ex.call_id} at {_ts(ex.start_s)}: {status_label(g.kind, ex.status)}{by}: {quote}")
             if ex.wording:
                 lines.append(f"      {wording_summary(ex.wording)}")
         if g.model_answer is not None:
@@ -299,17 +315,17 @@ def agent_report_json(report: AgentReport) -> str:
     return json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-def wording_summary(wording: Mapping) -> str:
+def wording_summary(wording: WordingDiff) -> str:
     """One line: fidelity and what was dropped, substituted and added against the approved wording."""
-    parts = [f"wording {_pct(float(wording.get('fidelity') or 0.0)).strip()} of the approved words"]
-    if wording.get("dropped"):
-        parts.append("dropped " + ", ".join(f'"{w}"' for w in wording["dropped"]))
-    if wording.get("substituted"):
-        parts.append("substituted " + ", ".join(f'"{a}" -> "{b}"' for a, b in wording["substituted"]))
-    if wording.get("added"):
-        parts.append("added " + ", ".join(f'"{w}"' for w in wording["added"]))
-    if wording.get("uncertain"):
-        parts.append("heard poorly, not counted " + ", ".join(f'"{a}" -> "{b}"' for a, b in wording["uncertain"]))
+    parts = [f"wording {_pct(wording.fidelity).strip()} of the approved words"]
+    if wording.dropped:
+        parts.append("dropped " + ", ".join(f'"{w}"' for w in wording.dropped))
+    if wording.substituted:
+        parts.append("substituted " + ", ".join(f'"{a}" -> "{b}"' for a, b in wording.substituted))
+    if wording.added:
+        parts.append("added " + ", ".join(f'"{w}"' for w in wording.added))
+    if wording.uncertain:
+        parts.append("heard poorly, not counted " + ", ".join(f'"{a}" -> "{b}"' for a, b in wording.uncertain))
     if len(parts) == 1:
         parts.append("exact")
     return "; ".join(parts)
@@ -320,9 +336,10 @@ def wording_summary(wording: Mapping) -> str:
 
 @dataclass(frozen=True)
 class CallReport:
-    """One stored call as a reviewer sees it: metadata, score, every verdict, the transcript."""
+    """One stored call as a reviewer sees it: metadata, score, every verdict (with reviewers'
+    overrides), the transcript, earlier scorings."""
 
-    call: Mapping  # the exported call (docs/interfaces.md shape with the extra keys)
+    call: StoredCall
     transcript: Transcript | None
     history: tuple[Mapping, ...] = ()  # earlier scorings, newest first (Store.score_history rows)
 
@@ -331,48 +348,55 @@ class CallReport:
             {"speaker": s.speaker, "channel": s.channel, "start_s": s.start, "end_s": s.end, "text": s.text.strip()}
             for s in sorted(self.transcript.segments, key=lambda s: (s.start, s.end))
         ]
-        return {"call": dict(self.call), "transcript": segments, "history": [dict(h) for h in self.history]}
+        return {"call": self.call.as_dict(), "transcript": segments, "history": [dict(h) for h in self.history]}
 
 
 def call_report_text(report: CallReport) -> str:
     c = report.call
-    meta = c.get("metadata") or {}
-    agent = str(c.get("agent_id")) + (f" ({c['agent_name']})" if c.get("agent_name") else "")
-    verdict = "passed" if c.get("passed") else "FAILED"
-    if c.get("critical_failures"):
-        verdict += f" (critical: {', '.join(c['critical_failures'])})"
+    i = c.info
+    meta = dict(i.metadata)
+    agent = str(i.agent_id) + (f" ({i.agent_name})" if i.agent_name else "")
+    verdict = "passed" if c.score.passed else "FAILED"
+    if c.score.critical_failures:
+        verdict += f" (critical: {', '.join(c.score.critical_failures)})"
     lines = [
-        f"Call {c['call_id']} ({c.get('file')})",
-        f"  agent: {agent}   team: {c.get('team') or '-'}   started: {c.get('started_at') or '-'}",
-        f"  duration: {_ts(c.get('duration_s'))}   channels: {c.get('channels') or '-'}"
+        f"Call {c.call_id} ({i.file})",
+        f"  agent: {agent}   team: {i.team or '-'}   started: {i.started_at or '-'}",
+        f"  duration: {_ts(c.duration_s)}   channels: {i.channels or '-'}"
         + (f"   metadata: {', '.join(f'{k}={v}' for k, v in meta.items())}" if meta else ""),
-        f"  script: {c.get('script_id')} v{c.get('script_version')}   matcher: {c.get('matcher_version') or '-'}"
-        f"   model: {c.get('model_id') or '-'}   scored: {c.get('scored_at') or '-'}",
-        f"  score: {c.get('score')} ({_num(c.get('earned'))} of {_num(c.get('possible'))} points)   {verdict}",
-        "",
-        f"Items ({len(c.get('items', []))}):",
+        f"  script: {c.script_id} v{c.script_version}   matcher: {c.fingerprint or '-'}"
+        f"   model: {c.model_id or '-'}   scored: {c.scored_at or '-'}",
+        f"  score: {c.score.score} ({_num(c.score.earned)} of {_num(c.score.possible)} points)   {verdict}",
     ]
-    for it in c.get("items", []):
-        where = "" if it.get("start_s") is None else f"  at {_ts(it['start_s'])}-{_ts(it.get('end_s'))}"
-        flags = f"  flags: {', '.join(it['flags'])}" if it.get("flags") else ""
-        kind = it["kind"] + (", critical" if it.get("critical") else "")
-        lines.append(f"  {it['item_id']:<22} {kind:<21} {status_label(it['kind'], it['status']):<14} "
-                     f"confidence {float(it.get('confidence') or 0):.2f}{where}{flags}")
-        if it.get("evidence"):
-            who = f" ({it['speaker']})" if it.get("speaker") else ""
-            lines.append(f'      quote{who}: "{it["evidence"]}"')
-        if it.get("detail"):
-            lines.append(f"      detail: {it['detail']}")
-        if it.get("wording"):
-            lines.append(f'      approved: "{it["wording"].get("approved", "")}"')
-            lines.append(f"      {wording_summary(it['wording'])}")
+    if c.overrides:
+        lines.append(f"  {len(c.overrides)} verdict(s) overridden by reviewers (marked OVERRIDDEN below)")
+    lines += ["", f"Items ({len(c.results)}):"]
+    for r in c.results:
+        where = "" if r.start_s is None else f"  at {_ts(r.start_s)}-{_ts(r.end_s)}"
+        flags = f"  flags: {', '.join(r.flags)}" if r.flags else ""
+        kind = r.kind + (", critical" if r.critical else "")
+        lines.append(f"  {r.item_id:<22} {kind:<21} {status_label(r.kind, r.status):<14} "
+                     f"confidence {float(r.confidence or 0):.2f}{where}{flags}")
+        o = c.override_of(r)
+        if o is not None:
+            lines.append(f"      OVERRIDDEN: {status_label(r.kind, o.automatic)} -> {status_label(r.kind, o.status)}"
+                         f" by {o.reviewer} at {o.at}: {o.reason}")
+        if r.evidence:
+            who = f" ({r.speaker})" if r.speaker else ""
+            lines.append(f'      quote{who}: "{r.evidence}"')
+        if r.detail:
+            lines.append(f"      detail: {r.detail}")
+        if r.wording is not None:
+            lines.append(f'      approved: "{r.wording.approved}"')
+            lines.append(f"      {wording_summary(r.wording)}")
     if report.history:
-        current = {it["item_id"]: it["status"] for it in c.get("items", [])}
+        current = {r.item_id: r.status for r in c.results}
         lines += ["", f"Earlier verdicts ({len(report.history)}, newest first):"]
         for h in report.history:
+            by = f"  overrides {', '.join(f'#{n}' for n in h['overrides'])}" if h.get("overrides") else ""
             lines.append(f"  {h.get('scored_at')}  run {h.get('run_id')}  script {h.get('script_id')} "
                          f"v{h.get('script_version')}  score {h.get('score')}  "
-                         f"{'passed' if h.get('passed') else 'FAILED'}")
+                         f"{'passed' if h.get('passed') else 'FAILED'}{by}")
             changed = [f"{it['item_id']} {status_label(it['kind'], it['status'])}"
                        f" (now {status_label(it['kind'], current[it['item_id']])})"
                        for it in h.get("items", []) if it["item_id"] in current
@@ -381,8 +405,8 @@ def call_report_text(report: CallReport) -> str:
                 lines.append(f"      then: {', '.join(changed)}")
     segments = report.as_dict()["transcript"]
     lines += ["", f"Transcript ({len(segments)} segments):"]
-    for s in segments:
-        lines.append(f"  {_ts(s['start_s'])}-{_ts(s['end_s'])}  {s['speaker']:<8}  {s['text']}")
+    for seg in segments:
+        lines.append(f"  {_ts(seg['start_s'])}-{_ts(seg['end_s'])}  {seg['speaker']:<8}  {seg['text']}")
     if not segments:
         lines.append("  (no speech)")
     return "\n".join(lines) + "\n"

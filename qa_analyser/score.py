@@ -1,4 +1,6 @@
-"""Scoring: item verdicts → a call's 0-100 score and pass/fail; roll-ups per agent, team, vendor.
+"""Scoring: item verdicts → a call's 0-100 score and pass/fail; reviewers' overrides applied.
+
+Roll-ups over many calls are in rollup.py.
 
 The rule (also in README):
 
@@ -20,10 +22,10 @@ Pure: dataclasses in, dataclasses out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import dataclasses
+from collections.abc import Iterable, Sequence
 
-from .datatypes import CallScore, ItemResult
+from .datatypes import CallScore, ItemResult, Override
 
 PARTIAL_CREDIT = 0.5
 SCORING_VERSION = "weighted-1"
@@ -65,72 +67,21 @@ def score_call(results: Sequence[ItemResult], *, pass_mark: float | None = None)
                      critical_failures=critical, below_pass_mark=below)
 
 
-# --------------------------------------------------------------------------- roll-ups
+# --------------------------------------------------------------------------- reviewers' overrides
 
 
-@dataclass(frozen=True)
-class ItemRate:
-    """How often one item was complied with across a group of calls."""
-
-    item_id: str
-    kind: str
-    applicable: int  # calls where the item applied (not not_applicable)
-    met: int
-    partial: int
-    missed: int
-    violated: int
-    not_applicable: int
-
-    @property
-    def compliance(self) -> float | None:
-        """Share of applicable calls that complied (met; partial counts half; prohibited: not violated)."""
-        if not self.applicable:
-            return None
-        if self.kind == "prohibited":
-            return (self.applicable - self.violated) / self.applicable
-        return (self.met + PARTIAL_CREDIT * self.partial) / self.applicable
-
-
-@dataclass(frozen=True)
-class GroupSummary:
-    """Scores of one agent, team or vendor."""
-
-    group: str
-    calls: int
-    mean_score: float | None
-    pass_rate: float | None
-    items: tuple[ItemRate, ...] = field(default=())
-
-
-def item_rates(calls: Iterable[Mapping]) -> list[ItemRate]:
-    """Per-item counts over exported calls (docs/interfaces.md dicts), in first-seen item order."""
-    counts: dict[tuple[str, str], dict[str, int]] = {}
-    for call in calls:
-        for it in call.get("items", []):
-            c = counts.setdefault((it["item_id"], it["kind"]), dict.fromkeys(
-                ("met", "partial", "missed", "violated", "not_applicable"), 0))
-            c[it["status"]] = c.get(it["status"], 0) + 1
-    return [
-        ItemRate(item_id=i, kind=k, applicable=sum(v for s, v in c.items() if s != "not_applicable"), **c)
-        for (i, k), c in counts.items()
-    ]
-
-
-def roll_up(calls: Iterable[Mapping], *, by: str) -> list[GroupSummary]:
-    """Group exported calls by a key (``agent_id``, ``team``, ``vendor``, ...) and summarise each group."""
-    groups: dict[str, list[Mapping]] = {}
-    for call in calls:
-        groups.setdefault(str(call.get(by) or "unknown"), []).append(call)
-    out = []
-    for name in sorted(groups):
-        members = groups[name]
-        scores = [float(c["score"]) for c in members if c.get("score") is not None]
-        passed = [bool(c["passed"]) for c in members if c.get("passed") is not None]
-        out.append(GroupSummary(
-            group=name,
-            calls=len(members),
-            mean_score=round(sum(scores) / len(scores), 1) if scores else None,
-            pass_rate=round(sum(passed) / len(passed), 3) if passed else None,
-            items=tuple(item_rates(members)),
-        ))
-    return out
+def apply_overrides(results: Sequence[ItemResult], overrides: Iterable[Override]
+                    ) -> tuple[tuple[ItemResult, ...], dict[int, Override]]:
+    """The effective verdicts: each overridden verdict takes the reviewer's status (its evidence is
+    kept); also which override was applied at which position. Overrides of items the results do not
+    have are left out."""
+    by_item = {(o.item_id, o.kind): o for o in overrides}
+    out, applied = [], {}
+    for position, r in enumerate(results):
+        o = by_item.get((r.item_id, r.kind)) or by_item.get((r.item_id, None))
+        if o is None:
+            out.append(r)
+            continue
+        out.append(dataclasses.replace(r, status=o.status))
+        applied[position] = o
+    return tuple(out), applied

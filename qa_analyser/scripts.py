@@ -125,6 +125,20 @@ def _load(path: Path, *, shown: str | None = None) -> tuple[Script | None, list[
         raw = path.read_bytes()
     except OSError as e:
         return None, [ScriptError(f"cannot read script file: {e.strerror or e}", path=shown)], None
+    return _parse(raw, shown)
+
+
+def script_from_source(source: str, *, path: str) -> Script:
+    """A script version stored with its YAML text (the database's `scripts.source`), loaded again;
+    the first `ScriptError` if it no longer loads (`path` names it in messages)."""
+    script, errors, _ = _parse(source.encode("utf-8"), path)
+    if errors:
+        raise errors[0]
+    assert script is not None
+    return script
+
+
+def _parse(raw: bytes, shown: str) -> tuple[Script | None, list[ScriptError], str | None]:
     try:
         source = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -13,9 +13,13 @@ from qa_analyser.calibrate import (
     cohen_kappa,
     read_human_csv,
     suggest_thresholds,
-    verdicts_from_export,
+    labels_from_overrides,
+    verdicts_from_calls,
 )
+from qa_analyser.datatypes import Override, WordingDiff
 from qa_analyser.errors import ConfigError
+
+from stored import result, stored
 
 
 
@@ -72,19 +76,31 @@ def test_read_human_csv_without_the_columns_is_a_config_error():
         read_human_csv("\n\n", source="h.csv")
 
 
-def test_verdicts_from_export_take_the_thresholds_each_call_was_scored_with():
+def test_verdicts_from_calls_are_the_machines_with_the_thresholds_each_call_was_scored_with():
+    notice = result("notice", "partial", confidence=0.8, wording=WordingDiff(fidelity=0.8, approved="x"))
+    overridden = Override(call_id="c1", item_id="notice", automatic="partial", status="met", reason="r",
+                          reviewer="Ana", at="t", id=1, kind="required")
     calls = [
-        {"call_id": "c1", "matcher_options": {"met_threshold": 0.9, "partial_threshold": 0.5}, "items": [
-            {"item_id": "notice", "kind": "required", "status": "partial", "confidence": 0.8,
-             "detail": "", "wording": {"fidelity": 0.8}},
-            {"item_id": "rude", "kind": "prohibited", "status": "met", "confidence": 0.3}]},
-        {"call_id": 7, "items": [{"item_id": "greeting", "kind": "required", "status": "met", "confidence": 1}]},
+        stored("c1", "a", "t", [notice, result("rude", "met", kind="prohibited", confidence=0.3)],
+               matcher_options={"met_threshold": 0.9, "partial_threshold": 0.5}, fingerprint="fuzzy-1",
+               overrides=(overridden,)),
+        stored("7", "a", "t", [result("greeting", "met", confidence=1)], fingerprint="fuzzy-1"),
     ]
-    assert verdicts_from_export(calls) == [
+    assert calls[0].results[0].status == "met"  # the reviewer's; calibration takes the machine's
+    assert verdicts_from_calls(calls) == [
         auto("c1", "notice", "partial", 0.8, met=0.9, partial=0.5, verbatim=True),
         auto("c1", "rude", "met", 0.3, kind="prohibited", met=0.9, partial=0.5),
         auto("7", "greeting", "met", 1.0, met=DEFAULTS.met_threshold, partial=DEFAULTS.partial_threshold),
     ]  # the combiner's thresholds when the call does not say
+
+
+def test_overrides_as_human_labels():
+    o = Override(call_id="c1", item_id="rude", automatic="met", status="violated", reason="said it", reviewer="Ana",
+                 at="t", id=3, kind="prohibited")
+    labels = labels_from_overrides([o])
+    assert labels.labels == (HumanLabel(call_id="c1", item_id="rude", status="violated", line=3, reviewer="Ana",
+                                        notes="said it", prohibited=True),)
+    assert labels.source == "reviewers' overrides" and labels.problems == ()
 
 
 # --------------------------------------------------------------------------- agreement
@@ -212,11 +228,10 @@ def test_nothing_to_sweep():
 
 def test_learned_verdicts_sweep_only_the_said_cut():
     """Verdicts of the meaning matcher keep their met/partial boundary; the met threshold is not moved."""
-    calls = [{"call_id": f"c{i}", "matcher_version": "meaning-1+abc",
-              "matcher_options": {"met_threshold": 0.3, "partial_threshold": 0.5},
-              "items": [{"item_id": "x", "kind": "required", "status": status, "confidence": conf}]}
+    calls = [stored(f"c{i}", "a", "t", [result("x", status, confidence=conf)], fingerprint="meaning-1+abc",
+                    matcher_options={"met_threshold": 0.3, "partial_threshold": 0.5})
              for i, (status, conf) in enumerate([("met", 0.9), ("partial", 0.8), ("missed", 0.6), ("met", 0.7)])]
-    autos = verdicts_from_export(calls)
+    autos = verdicts_from_calls(calls)
     assert all(a.verbatim for a in autos)
     humans = [human(f"c{i}", "x", s) for i, s in enumerate(["met", "partial", "partial", "missed"])]
     suggestion = suggest_thresholds(list(zip(humans, autos)), min_per_class=1)

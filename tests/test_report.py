@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import io
 import json
 
@@ -8,16 +9,19 @@ from qa_analyser.errors import ReportError
 from qa_analyser.report import agent_report_json, agent_report_text, build_agent_report, export_csv, export_json
 
 
-def item(item_id, status, *, kind="required", evidence="", start=None, flags=()):
-    return {"item_id": item_id, "section": None if kind == "prohibited" else "opening", "kind": kind,
-            "status": status, "flags": list(flags), "confidence": 0.9, "start_s": start,
-            "end_s": None if start is None else start + 2, "evidence": evidence}
+from qa_analyser.datatypes import WordingDiff
+
+from stored import result as item
+from stored import stored
 
 
 def call(cid, agent, team, score, passed, items, started="2026-11-02T09:00:00Z"):
-    return {"call_id": cid, "file": f"{cid}.mp3", "agent_id": agent, "team": team, "script_id": "s",
-            "script_version": "1", "duration_s": 60.0, "score": score, "passed": passed, "started_at": started,
-            "items": items}
+    c = stored(cid, agent, team, items, started=started, score=score, passed=passed)
+    return dataclasses.replace(c, script_id="s", script_version="1")
+
+
+def replace_info(c, **changes):
+    return dataclasses.replace(c, info=dataclasses.replace(c.info, **changes))
 
 
 CALLS = [
@@ -36,7 +40,8 @@ CALLS = [
 
 
 def test_export_json_round_trips():
-    assert json.loads(export_json(CALLS)) == CALLS
+    assert json.loads(export_json(CALLS)) == [c.as_dict() for c in CALLS]
+    assert json.loads(export_json(CALLS))[0]["items"][0]["override"] is None
 
 
 def test_export_csv_has_one_row_per_call_item():
@@ -50,14 +55,16 @@ def test_export_csv_has_one_row_per_call_item():
 
 
 def test_export_csv_has_the_call_item_and_manifest_columns():
-    calls = [dict(CALLS[0], agent_name="Tom", metadata={"queue": "billing", "score": "7"},
-                  items=[dict(CALLS[0]["items"][0], detail="not found", weight=20.0, critical=True)])]
+    c = replace_info(CALLS[0], agent_name="Tom", metadata=(("queue", "billing"), ("score", "7")))
+    calls = [dataclasses.replace(c, results=(dataclasses.replace(c.results[0], detail="not found", weight=20.0,
+                                                                 critical=True),))]
     text = export_csv(calls)
     header = text.splitlines()[0].split(",")
     assert header[:18] == ["call_id", "file", "agent_id", "team", "script_id", "script_version", "duration_s",
                            "score", "passed", "item_id", "section", "kind", "status", "flags", "confidence",
                            "start_s", "end_s", "evidence"]  # the old columns keep their places
-    assert header[18:] == ["agent_name", "started_at", "detail", "weight", "critical", "queue", "manifest_score"]
+    assert header[18:] == ["agent_name", "started_at", "detail", "weight", "critical", "automatic_status",
+                           "overridden_by", "overridden_at", "override_reason", "queue", "manifest_score"]
     (row,) = csv.DictReader(io.StringIO(text))
     assert (row["agent_name"], row["detail"], row["weight"], row["critical"]) == ("Tom", "not found", "20.0", "true")
     assert (row["queue"], row["manifest_score"], row["score"]) == ("billing", "7", "50.0")
@@ -65,12 +72,13 @@ def test_export_csv_has_the_call_item_and_manifest_columns():
 
 def test_export_csv_neutralises_formulas():
     evil = "=cmd|' -C calc'!A0.mp3"
-    calls = [dict(CALLS[0], file=evil, agent_id="+a1", team="-t", agent_name="@Tom", metadata={"note": "\t=1+1"},
-                  items=[dict(CALLS[0]["items"][0], evidence="=HYPERLINK(\"x\")")])]
+    c = replace_info(CALLS[0], file=evil, agent_id="+a1", team="-t", agent_name="@Tom", metadata=(("note", "\t=1+1"),))
+    calls = [dataclasses.replace(c, results=(dataclasses.replace(c.results[0], evidence="=HYPERLINK(\"x\")"),))]
     (row,) = csv.DictReader(io.StringIO(export_csv(calls)))
     assert row["file"] == "'" + evil and row["agent_id"] == "'+a1" and row["team"] == "'-t"
     assert row["agent_name"] == "'@Tom" and row["note"] == "'\t=1+1" and row["evidence"] == "'=HYPERLINK(\"x\")"
-    negative = [dict(CALLS[0], score=-1.5, items=[dict(CALLS[0]["items"][0], start_s=-0.5)])]
+    negative = [dataclasses.replace(CALLS[0], score=dataclasses.replace(CALLS[0].score, score=-1.5),
+                                    results=(dataclasses.replace(CALLS[0].results[0], start_s=-0.5),))]
     (row,) = csv.DictReader(io.StringIO(export_csv(negative)))
     assert row["score"] == "-1.5" and row["start_s"] == "-0.5"  # numbers are data, not formulas
 
@@ -142,16 +150,15 @@ from qa_analyser.report import (  # noqa: E402
 APPROVED = "this call is recorded for quality and training purposes"
 
 
-def wording(fidelity, dropped=(), substituted=(), added=()):
-    return {"fidelity": fidelity, "approved": APPROVED, "dropped": list(dropped),
-            "substituted": [list(p) for p in substituted], "added": list(added)}
+def wording(fidelity, dropped=(), substituted=(), added=(), uncertain=()):
+    return WordingDiff(fidelity=fidelity, approved=APPROVED, dropped=tuple(dropped),
+                       substituted=tuple(tuple(p) for p in substituted), added=tuple(added),
+                       uncertain=tuple(tuple(p) for p in uncertain))
 
 
 def verbatim_calls():
     def notice(status, fid, **kw):
-        it = item("notice", status, evidence="this call is recorded", start=4.0)
-        it["wording"] = wording(fid, **kw)
-        return it
+        return item("notice", status, evidence="this call is recorded", start=4.0, wording=wording(fid, **kw))
 
     return [
         call("v1", "a1", "t1", 75.0, True, [notice("partial", 0.7, dropped=["training"],
@@ -189,7 +196,7 @@ def test_items_without_wording_have_no_fidelity_section():
 def test_wording_summary():
     assert wording_summary(wording(1.0)) == "wording 100% of the approved words; exact"
     assert wording_summary(wording(0.5, added=["today"])) == 'wording 50% of the approved words; added "today"'
-    poorly = {**wording(1.0), "uncertain": [["fee", "v"]]}
+    poorly = wording(1.0, uncertain=[("fee", "v")])
     assert wording_summary(poorly) == 'wording 100% of the approved words; heard poorly, not counted "fee" -> "v"'
 
 
@@ -198,12 +205,15 @@ def test_wording_summary():
 
 def reviewed_call():
     c = call("c1", "a1", "t1", 50.0, False, [
-        {**item("notice", "partial", evidence="this call is recorded", start=4.0, flags=["late"]),
-         "speaker": "agent", "detail": "verbatim item: wording not exact", "critical": True,
-         "wording": wording(0.7, dropped=["training"], substituted=[("purposes", "reasons")])},
-        item("threat", "violated", kind="prohibited", evidence="we will take you to court", start=40.0)])
-    c.update(agent_name="Tom", channels="agent-left", metadata={"queue": "billing"}, earned=10.0, possible=20.0,
-             critical_failures=["threat"], matcher_version="fuzzy-1", model_id="tiny.en", scored_at="2026-11-23T02:00:00Z")
+        item("notice", "partial", evidence="this call is recorded", start=4.0, flags=["late"], critical=True,
+             detail="verbatim item: wording not exact",
+             wording=wording(0.7, dropped=["training"], substituted=[("purposes", "reasons")])),
+        dataclasses.replace(item("threat", "violated", kind="prohibited", evidence="we will take you to court",
+                                 start=40.0), speaker=None)])
+    c = replace_info(c, agent_name="Tom", channels="agent-left", metadata=(("queue", "billing"),))
+    c = dataclasses.replace(c, score=dataclasses.replace(c.score, earned=10.0, possible=20.0,
+                                                         critical_failures=("threat",)),
+                            fingerprint="fuzzy-1", model_id="tiny.en", scored_at="2026-11-23T02:00:00Z")
     segs = (Segment(text=" I want to complain.", start=2.0, end=3.5, speaker="customer", channel=1),
             Segment(text=" This call is recorded.", start=4.0, end=6.0, speaker="agent", channel=0))
     t = Transcript(segments=segs[::-1], duration_s=60.0, channels="agent-left", options=TranscriptionOptions())
@@ -241,7 +251,7 @@ def test_call_report_json_and_a_call_without_transcript():
                                      "text": "I want to complain."}
     bare = CallReport(call=call("c2", "a1", None, 100.0, True, []), transcript=None)
     assert "Transcript (0 segments):\n  (no speech)\n" in call_report_text(bare)
-    assert "  score: 100.0 (- of - points)   passed\n" in call_report_text(bare)
+    assert "  score: 100.0 (0 of 0 points)   passed\n" in call_report_text(bare)
 
 
 # --------------------------------------------------------------------------- calibration

@@ -1,7 +1,7 @@
 import pytest
 
-from qa_analyser.datatypes import ItemResult
-from qa_analyser.score import PARTIAL_CREDIT, item_rates, roll_up, score_call
+from qa_analyser.datatypes import ItemResult, Override
+from qa_analyser.score import PARTIAL_CREDIT, apply_overrides, score_call
 
 
 def r(item_id, status, *, kind="required", weight=10, critical=False):
@@ -46,30 +46,18 @@ def test_nothing_applicable_scores_100():
     assert score_call([r("cond", "not_applicable", kind="conditional")]).score == 100.0
 
 
-def call(cid, agent, team, score, passed, statuses):
-    return {"call_id": cid, "agent_id": agent, "team": team, "score": score, "passed": passed,
-            "items": [{"item_id": i, "kind": k, "status": s} for i, k, s in statuses]}
-
-
-def test_roll_up_groups_and_rates():
-    calls = [
-        call("1", "a1", "t", 80.0, True, [("greet", "required", "met"), ("x", "prohibited", "met")]),
-        call("2", "a1", "t", 40.0, False, [("greet", "required", "partial"), ("x", "prohibited", "violated")]),
-        call("3", "a2", "t", 100.0, True, [("greet", "required", "met"), ("x", "prohibited", "met")]),
-    ]
-    by_agent = {g.group: g for g in roll_up(calls, by="agent_id")}
-    assert by_agent["a1"].calls == 2 and by_agent["a1"].mean_score == 60.0 and by_agent["a1"].pass_rate == 0.5
-    rates = {i.item_id: i for i in by_agent["a1"].items}
-    assert rates["greet"].compliance == pytest.approx((1 + PARTIAL_CREDIT) / 2)
-    assert rates["x"].compliance == 0.5
-    team = roll_up(calls, by="team")
-    assert len(team) == 1 and team[0].calls == 3
-
-
-def test_item_rates_exclude_not_applicable_from_applicable():
-    rates = item_rates([call("1", "a", "t", 1, True, [("c", "conditional", "not_applicable")]),
-                        call("2", "a", "t", 1, True, [("c", "conditional", "met")])])
-    assert rates[0].applicable == 1 and rates[0].not_applicable == 1 and rates[0].compliance == 1.0
+def test_overrides_replace_the_status_and_keep_the_evidence():
+    results = [r("a", "met"), r("notice", "missed", critical=True), r("x", "met", kind="prohibited")]
+    o = Override(call_id="c", item_id="notice", automatic="missed", status="partial", reason="half", reviewer="Ana",
+                 at="2026-11-02T00:00:00Z", id=4, kind="required")
+    gone = Override(call_id="c", item_id="left", automatic="met", status="missed", reason="-", reviewer="Ana",
+                    at="2026-11-02T00:00:00Z", id=5, kind="required")
+    wrong_kind = Override(call_id="c", item_id="x", automatic="met", status="violated", reason="-", reviewer="A",
+                          at="2026-11-02T00:00:00Z", id=6, kind="required")
+    effective, applied = apply_overrides(results, [o, gone, wrong_kind])
+    assert [e.status for e in effective] == ["met", "partial", "met"] and applied == {1: o}
+    assert effective[1].confidence == results[1].confidence and effective[1].critical
+    assert score_call(effective).passed and not score_call(results).passed
 
 
 def test_pass_mark_fails_a_call_scoring_below_it():

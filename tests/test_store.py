@@ -304,7 +304,8 @@ def test_database_of_qa_analyser_0_1_is_upgraded_in_place(tmp_path):
     assert call["items"] == [{"item_id": "greeting", "section": "opening", "kind": "required", "status": "met",
                               "flags": [], "confidence": 0.9, "start_s": None, "end_s": None,
                               "evidence": "thank you for calling", "speaker": None, "detail": "", "weight": 1.0,
-                              "critical": False, "wording": None}]
+                              "critical": False, "wording": None, "override": None}]
+    assert call["overrides"] == [] and store.overrides() == []
     (old_score,) = store.score_history("old1")
     assert old_score["current"] is True and old_score["items"][0]["status"] == "met"
     assert store.call_transcript("old1").segments[0].text == "Thank you for calling"

@@ -6,7 +6,8 @@ One `Store` class, its jobs in their own modules:
     lock.py     the OS file lock that keeps two runs off one database
     ledger.py   runs and failures (new, still open, acknowledged)
     writes.py   scripts, transcripts, calls and scores (each call in one transaction; score history)
-    reads.py    what the pipeline compares (`CallState`), exports, reports and search
+    reads.py    what the pipeline compares (`CallState`), stored calls (`StoredCall`), exports, search
+    overrides.py  reviewers' overrides (kept beside the machine's verdicts) and their conflicts
     web.py      the web app's paged, filtered, sorted calls list (`qa serve`)
     _rows.py    row helpers shared by the above
 
@@ -28,6 +29,7 @@ import sqlite_utils
 from ..errors import StoreError
 from . import lock as _lock
 from .ledger import LedgerMixin
+from .overrides import OverridesMixin
 from .reads import CallState, ReadsMixin
 from .schema import MIGRATIONS
 from .web import WebReadsMixin
@@ -41,7 +43,7 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000  # a reader (qa export) waits this long for a writer's commit, not forever
 
 
-class Store(LedgerMixin, WritesMixin, ReadsMixin, WebReadsMixin):
+class Store(LedgerMixin, WritesMixin, ReadsMixin, OverridesMixin, WebReadsMixin):
     """The results database. Construct with `Store.open(path)` or `Store.memory()`."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:

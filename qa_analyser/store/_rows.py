@@ -25,16 +25,19 @@ def decode(row: dict, columns: tuple[str, ...]) -> dict:
     return row
 
 
-def wording_dict(diff: WordingDiff) -> dict:
-    """A WordingDiff as stored and exported: substituted (and uncertain) pairs become two-element lists."""
-    return {
-        "fidelity": diff.fidelity,
-        "approved": diff.approved,
-        "dropped": list(diff.dropped),
-        "substituted": [list(pair) for pair in diff.substituted],
-        "added": list(diff.added),
-        "uncertain": [list(pair) for pair in diff.uncertain],
-    }
+def wording_from_json(text: str | None) -> WordingDiff | None:
+    """A stored wording diff (JSON) as a WordingDiff; None for NULL."""
+    if text is None:
+        return None
+    d = json.loads(text)
+    return WordingDiff(
+        fidelity=float(d.get("fidelity") or 0.0),
+        approved=d.get("approved") or "",
+        dropped=tuple(d.get("dropped") or ()),
+        substituted=tuple(tuple(p) for p in d.get("substituted") or ()),
+        added=tuple(d.get("added") or ()),
+        uncertain=tuple(tuple(p) for p in d.get("uncertain") or ()),
+    )
 
 
 def transcription_options(data: dict) -> TranscriptionOptions:
@@ -57,11 +60,22 @@ def call_info(row: dict) -> CallInfo:
     )
 
 
+_FILTERS = {
+    "agent_id": "c.agent_id = ?",
+    "team": "c.team = ?",
+    "vendor": "json_extract(c.metadata, '$.vendor') = ?",  # indexed (m006)
+    "script_id": "s.script_id = ?",
+    "call_id": "c.call_id = ?",
+    "since": "c.started_at >= ?",
+    "until": "c.started_at < ?",
+}
+
+
 def filters(**values: str | None) -> tuple[str, list[str]]:
-    columns = {"agent_id": "c.agent_id", "team": "c.team", "script_id": "s.script_id", "call_id": "c.call_id"}
+    """A WHERE clause over calls `c` and current scores `s`; None values are left out."""
     clauses, params = ["1"], []
     for name, value in values.items():
         if value is not None:
-            clauses.append(f"{columns[name]} = ?")
-            params.append(value)
+            clauses.append(_FILTERS[name])
+            params.append(str(value))
     return " AND ".join(clauses), params

@@ -5,15 +5,17 @@ Exports and reports read a call's current score; `score_history` reads all of th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..datatypes import CallInfo, CallScore, Segment, Transcript, Word
+from ..datatypes import CallInfo, CallScore, ItemResult, Override, Segment, StoredCall, Transcript, Word
 from ..errors import StoreError
 from ._rows import call_info, filters, transcription_options
+from .overrides import item_result_from_row, override_from_row
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,87 @@ class ReadsMixin:
             row = rows[0]
             yield call_info(row), self.load_transcript(row["transcript_id"]), row["used_script_id"]
 
+    def stored_call(self, call_id: str) -> StoredCall | None:
+        """One call with its current score, effective and automatic verdicts (None: no scored call)."""
+        return next(self._stored_calls(call_id=call_id), None)
+
+    def stored_calls(
+        self,
+        *,
+        agent: str | None = None,
+        team: str | None = None,
+        vendor: str | None = None,
+        script: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> Iterator[StoredCall]:
+        """Scored calls, by started_at then call_id (calls without a start time last).
+
+        `vendor` is the manifest's `vendor` column; `script` the script the call was scored against;
+        `since` / `until`: started at or after / before this ISO date or time.
+        """
+        return self._stored_calls(agent_id=agent, team=team, vendor=vendor, script_id=script, since=since,
+                                  until=until)
+
+    def _stored_calls(self, **filter_values: str | None) -> Iterator[StoredCall]:
+        where, params = filters(**filter_values)
+        calls = list(self.db.query(
+            "SELECT c.*, s.id AS score_id, s.script_id AS used_script_id, s.script_version, s.script_hash, s.score,"
+            " s.passed, s.earned, s.possible, s.critical_failures, s.model_id, s.matcher_version,"
+            " s.matcher_options, s.transcription_options, s.run_id AS score_run_id, s.scored_at"
+            " FROM calls c JOIN scores s ON s.call_id = c.call_id AND s.current = 1"
+            f" WHERE {where} ORDER BY c.started_at IS NULL, c.started_at, c.call_id",
+            params,
+        ))
+        if not calls:
+            return
+        results: dict[str, list[ItemResult]] = {}
+        automatic: dict[str, list[ItemResult]] = {}
+        applied: dict[str, list[int]] = {}
+        for r in self.db.query(
+            "SELECT r.* FROM item_results r JOIN calls c ON c.call_id = r.call_id"
+            " JOIN scores s ON s.id = r.score_id AND s.current = 1"
+            f" WHERE {where} ORDER BY r.call_id, r.position",
+            params,
+        ):
+            result = item_result_from_row(r)
+            results.setdefault(r["call_id"], []).append(result)
+            if r["automatic_status"] is not None:
+                automatic.setdefault(r["call_id"], []).append(dataclasses.replace(result, status=r["automatic_status"]))
+                applied.setdefault(r["call_id"], []).append(r["override_id"])
+            else:
+                automatic.setdefault(r["call_id"], []).append(result)
+        overrides: dict[int, Override] = {}
+        if applied:
+            for r in self.db.query(
+                "SELECT o.* FROM overrides o JOIN calls c ON c.call_id = o.call_id"
+                " JOIN scores s ON s.call_id = c.call_id AND s.current = 1"
+                f" WHERE {where} AND o.superseded_at IS NULL", params,
+            ):
+                overrides[r["id"]] = override_from_row(r)
+        for c in calls:
+            cid = c["call_id"]
+            yield StoredCall(
+                info=call_info(c),
+                score=CallScore(score=c["score"], passed=bool(c["passed"]), earned=c["earned"],
+                                possible=c["possible"], critical_failures=tuple(json.loads(c["critical_failures"]))),
+                results=tuple(results.get(cid, ())),
+                automatic=tuple(automatic.get(cid, ())),
+                overrides=tuple(overrides[i] for i in applied.get(cid, ()) if i in overrides),
+                script_id=c["used_script_id"],
+                script_version=c["script_version"],
+                scored_at=c["scored_at"],
+                fingerprint=c["matcher_version"],
+                duration_s=c["duration_s"],
+                script_hash=c["script_hash"],
+                model_id=c["model_id"],
+                transcription_options=json.loads(c["transcription_options"]),
+                matcher_options=json.loads(c["matcher_options"]),
+                recording_sha256=c["recording_sha256"],
+                run_id=c["score_run_id"],
+                score_id=c["score_id"],
+            )
+
     def export_calls(
         self,
         *,
@@ -156,74 +239,11 @@ class ReadsMixin:
         team: str | None = None,
         script_id: str | None = None,
         call_id: str | None = None,
+        vendor: str | None = None,
     ) -> list[dict]:
-        """Scored calls in the export shape of docs/interfaces.md, by started_at, call_id."""
-        where, params = filters(agent_id=agent_id, team=team, script_id=script_id, call_id=call_id)
-        calls = list(
-            self.db.query(
-                "SELECT c.*, s.script_id AS used_script_id, s.script_version, s.script_hash, s.score, s.passed,"
-                " s.earned, s.possible, s.critical_failures, s.model_id, s.matcher_version, s.matcher_options,"
-                " s.transcription_options, s.run_id AS score_run_id, s.scored_at"
-                " FROM calls c JOIN scores s ON s.call_id = c.call_id AND s.current = 1"
-                f" WHERE {where} ORDER BY c.started_at IS NULL, c.started_at, c.call_id",
-                params,
-            )
-        )
-        items: dict[str, list[dict]] = {}
-        for r in self.db.query(
-            "SELECT r.* FROM item_results r JOIN calls c ON c.call_id = r.call_id"
-            " JOIN scores s ON s.id = r.score_id AND s.current = 1"
-            f" WHERE {where} ORDER BY r.call_id, r.position",
-            params,
-        ):
-            items.setdefault(r["call_id"], []).append(
-                {
-                    "item_id": r["item_id"],
-                    "section": r["section"],
-                    "kind": r["kind"],
-                    "status": r["status"],
-                    "flags": json.loads(r["flags"]),
-                    "confidence": r["confidence"],
-                    "start_s": r["start_s"],
-                    "end_s": r["end_s"],
-                    "evidence": r["evidence"],
-                    "speaker": r["speaker"],
-                    "detail": r["detail"],
-                    "weight": r["weight"],
-                    "critical": bool(r["critical"]),
-                    "wording": None if r["wording"] is None else json.loads(r["wording"]),
-                }
-            )
-        return [
-            {
-                "call_id": c["call_id"],
-                "file": c["file"],
-                "agent_id": c["agent_id"],
-                "team": c["team"],
-                "script_id": c["used_script_id"],
-                "script_version": c["script_version"],
-                "duration_s": c["duration_s"],
-                "score": c["score"],
-                "passed": bool(c["passed"]),
-                "items": items.get(c["call_id"], []),
-                "agent_name": c["agent_name"],
-                "started_at": c["started_at"],
-                "channels": c["channels"],
-                "metadata": json.loads(c["metadata"]),
-                "earned": c["earned"],
-                "possible": c["possible"],
-                "critical_failures": json.loads(c["critical_failures"]),
-                "script_hash": c["script_hash"],
-                "model_id": c["model_id"],
-                "transcription_options": json.loads(c["transcription_options"]),
-                "matcher_version": c["matcher_version"],
-                "matcher_options": json.loads(c["matcher_options"]),
-                "recording_sha256": c["recording_sha256"],
-                "run_id": c["score_run_id"],
-                "scored_at": c["scored_at"],
-            }
-            for c in calls
-        ]
+        """Scored calls in the export shape of docs/interfaces.md (`StoredCall.as_dict`), by started_at, call_id."""
+        return [c.as_dict() for c in self._stored_calls(agent_id=agent_id, team=team, vendor=vendor,
+                                                         script_id=script_id, call_id=call_id)]
 
     def call_transcript(self, call_id: str) -> Transcript | None:
         """The transcript a stored call was scored from (None: no such call)."""
@@ -231,11 +251,11 @@ class ReadsMixin:
         return None if row is None else self.load_transcript(int(row[0]))
 
     def score_history(self, call_id: str) -> list[dict]:
-        """Every scoring of a call, newest first: score row keys plus `current` and `items`
-        ({item_id, kind, status, confidence} in script order)."""
+        """Every scoring of a call, newest first: score row keys plus `current`, `overrides` (ids of the
+        reviewers' overrides the row applied) and `items` ({item_id, kind, status, confidence} in script order)."""
         scores = list(self.db.query(
             "SELECT id, current, script_id, script_version, script_hash, score, passed, earned, possible,"
-            " critical_failures, model_id, matcher_version, run_id, scored_at FROM scores"
+            " critical_failures, model_id, matcher_version, run_id, scored_at, overrides FROM scores"
             " WHERE call_id = ? ORDER BY id DESC", [call_id]))
         items: dict[int, list[dict]] = {}
         for r in self.db.query(
@@ -246,6 +266,7 @@ class ReadsMixin:
             row["current"] = bool(row["current"])
             row["passed"] = bool(row["passed"])
             row["critical_failures"] = json.loads(row["critical_failures"])
+            row["overrides"] = json.loads(row["overrides"])
             row["items"] = items.get(row["id"], [])
         return scores
 

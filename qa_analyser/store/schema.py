@@ -255,3 +255,38 @@ def _m005_failure_ledger(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE failures ADD COLUMN fingerprint TEXT")
     db.execute("ALTER TABLE failures ADD COLUMN last_run_id INTEGER")
     db.execute("UPDATE failures SET last_run_id = run_id")
+
+
+@MIGRATIONS(name="m006_overrides")
+def _m006_overrides(db: sqlite_utils.Database) -> None:
+    # Reviewers' overrides, kept for ever: a later override of the same item supersedes the earlier
+    # one (superseded_at, superseded_by). Each override makes a new score row (score_id) whose
+    # item results carry the reviewer's status, with the machine's in automatic_status.
+    db.execute(
+        """CREATE TABLE overrides (
+            id INTEGER PRIMARY KEY,
+            call_id TEXT NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+            item_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            automatic TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            score_id INTEGER REFERENCES scores(id),
+            superseded_at TEXT,
+            superseded_by INTEGER REFERENCES overrides(id)
+        )"""
+    )
+    db.execute("CREATE INDEX idx_overrides_call_id ON overrides (call_id, item_id)")
+    db.execute(
+        "CREATE UNIQUE INDEX idx_overrides_active ON overrides (call_id, item_id, kind) WHERE superseded_at IS NULL"
+    )
+    # the ids of the overrides a score row applied ('[]': the machine's verdicts as they are)
+    db.execute("ALTER TABLE scores ADD COLUMN overrides TEXT NOT NULL DEFAULT '[]'")
+    # an overridden verdict: the machine's status and the override applied (NULL: not overridden)
+    db.execute("ALTER TABLE item_results ADD COLUMN automatic_status TEXT")
+    db.execute("ALTER TABLE item_results ADD COLUMN override_id INTEGER")
+    # roll-ups and the review app filter calls by vendor (a manifest column) and date
+    db.execute("CREATE INDEX idx_calls_vendor ON calls (json_extract(metadata, '$.vendor'))")
+    db.execute("CREATE INDEX idx_calls_started_at ON calls (started_at)")

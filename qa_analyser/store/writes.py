@@ -7,11 +7,13 @@ earlier verdicts of a call stay readable.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from ..paths import display_path
-from ..datatypes import CallInfo, CallScore, ItemResult, Script, Transcript
+from ..datatypes import CallInfo, CallScore, ItemResult, Script, Transcript, wording_dict
 from ..errors import StoreError
-from ._rows import now, to_json, wording_dict
+from ..score import apply_overrides, score_call
+from ._rows import now, to_json
 
 
 class WritesMixin:
@@ -190,15 +192,16 @@ class WritesMixin:
         score: CallScore,
         matcher_version: str,
         matcher_options: dict,
-    ) -> None:
-        """Replace a stored call's score and item results (one transaction); its transcript is kept."""
+    ) -> CallScore:
+        """Add a new current score from the machine's verdicts (one transaction; the reviewers' active
+        overrides are applied again) and return it; the transcript is kept."""
         with self._transaction(f"store the new score of call {call_id}"):
             row = self.db.execute("SELECT transcript_id FROM calls WHERE call_id = ?", [call_id]).fetchone()
             if row is None:
                 raise StoreError(f"{self.name}: no stored call '{call_id}' to rescore")
             t = self.db.execute("SELECT model_id, options FROM transcripts WHERE id = ?", [row[0]]).fetchone()
             self._upsert_script(script)
-            self._save_score(
+            stored, _ = self._save_score(
                 run_id=run_id,
                 call_id=call_id,
                 script=script,
@@ -209,29 +212,37 @@ class WritesMixin:
                 model_id=t[0],
                 transcription_options=t[1],
             )
+        return stored
 
     def _save_score(
         self,
         *,
-        run_id: int,
+        run_id: int | None,
         call_id: str,
         script: Script,
-        results: list[ItemResult],
+        results: Sequence[ItemResult],
         score: CallScore,
         matcher_version: str,
         matcher_options: dict,
         transcript: Transcript | None = None,
         model_id: str = "",
         transcription_options: str = "{}",
-    ) -> None:
+    ) -> tuple[CallScore, int]:
+        """Add a current score row from the machine's verdicts `results`, with the call's active
+        overrides applied (the score is then made from the effective verdicts); return that score and
+        the row's id."""
         if transcript is not None:
             model_id = transcript.model_id
             transcription_options = to_json(dataclasses.asdict(transcript.options))
+        effective, applied = apply_overrides(results, self._active_overrides(call_id))
+        if applied:
+            score = score_call(effective, pass_mark=script.pass_mark)
         self.db.execute("UPDATE scores SET current = 0 WHERE call_id = ? AND current = 1", [call_id])
         cursor = self.db.execute(
             "INSERT INTO scores (call_id, current, script_id, script_version, script_hash, score, passed,"
             " earned, possible, critical_failures, model_id, matcher_version, matcher_options,"
-            " transcription_options, run_id, scored_at) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " transcription_options, run_id, scored_at, overrides)"
+            " VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 call_id,
                 script.id,
@@ -248,13 +259,15 @@ class WritesMixin:
                 transcription_options,
                 run_id,
                 now(),
+                to_json(sorted(o.id for o in applied.values())),
             ],
         )
         score_id = int(cursor.lastrowid)
         self.db.conn.executemany(
             "INSERT INTO item_results (score_id, position, call_id, item_id, section, kind, status, flags,"
-            " confidence, start_s, end_s, evidence, speaker, detail, weight, critical, wording)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " confidence, start_s, end_s, evidence, speaker, detail, weight, critical, wording,"
+            " automatic_status, override_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     score_id,
@@ -274,7 +287,10 @@ class WritesMixin:
                     r.weight,
                     int(r.critical),
                     None if r.wording is None else to_json(wording_dict(r.wording)),
+                    results[position].status if position in applied else None,
+                    applied[position].id if position in applied else None,
                 )
-                for position, r in enumerate(results)
+                for position, r in enumerate(effective)
             ],
         )
+        return score, score_id
