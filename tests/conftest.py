@@ -17,12 +17,12 @@ CALLS = ROOT / "fixtures" / "calls"
 # a file name and an agent name holding markup: the web app must show them as text
 MARKUP_FILE = "inbound-04<img src=x onerror=alert(1)>.ogg"
 MARKUP_AGENT_NAME = "<b>Emma</b><script>alert(1)</script>"
-VENDORS = {"northwind-bpo": "Northwind", "eastgate-collections": "Eastgate"}
 
 
 @pytest.fixture(scope="session")
 def web_drop(tmp_path_factory) -> Path:
-    """The fixture calls with a `vendor` column, one file renamed to hold markup, one agent name too."""
+    """The fixture calls (their manifest has a `vendor` column), one file renamed to hold markup, one
+    agent name too."""
     drop = tmp_path_factory.mktemp("web-drop")
     with (CALLS / "manifest.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
@@ -30,7 +30,6 @@ def web_drop(tmp_path_factory) -> Path:
         name = MARKUP_FILE if row["call_id"] == "inbound-04" else row["file"]
         shutil.copyfile(CALLS / row["file"], drop / name)
         row["file"] = name
-        row["vendor"] = VENDORS[row["team"]]
         if row["call_id"] == "inbound-04":
             row["agent_name"] = MARKUP_AGENT_NAME
     with (drop / "manifest.csv").open("w", newline="") as f:

@@ -52,7 +52,7 @@ def test_list_filters_match_the_stored_calls(client, exported):
     cases = {
         f"agent={some_agent}": {c["call_id"] for c in calls if c["agent_id"] == some_agent},
         "team=eastgate-collections": {c["call_id"] for c in calls if c["team"] == "eastgate-collections"},
-        "vendor=Northwind": {c["call_id"] for c in calls if c["metadata"].get("vendor") == "Northwind"},
+        "vendor=northwind": {c["call_id"] for c in calls if c["metadata"].get("vendor") == "northwind"},
         "script=collections": {c["call_id"] for c in calls if c["script_id"] == "collections"},
         "since=2026-11-03&until=2026-11-04": {c["call_id"] for c in calls
                                               if "2026-11-03" <= c["started_at"][:10] <= "2026-11-04"},

@@ -23,7 +23,7 @@ from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..datatypes import ItemResult
+from ..datatypes import ITEM_STATUSES
 from ..errors import QAError
 from ..store import Store
 from ..store.web import SORT_COLUMNS, CallFilter
@@ -109,22 +109,23 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
     async def call(request: Request) -> Response:
         call_id = request.query_params.get("id", "")
         s = store()
-        found = s.export_calls(call_id=call_id)
-        if not found:
+        sc = s.stored_call(call_id)
+        if sc is None:
             raise HTTPException(404, f"no scored call {call_id!r} in this database")
-        c = found[0]
-        results = _item_results(c["items"])
         transcript = s.call_transcript(call_id)
         media = s.call_media(call_id)
         audio_path = Path(media[0]) if media and media[0] else None
-        audio_missing = audio_path is None or not audio_path.is_file()
-        verdicts = [(result_key(r), r, c["items"][i]) for i, r in enumerate(results)]
+        conflicts = {(k.override.item_id, k.override.kind): k for k in s.override_conflicts()
+                     if k.override.call_id == call_id}
+        verdicts = [(result_key(r), r, sc.override_of(r), machine, conflicts.get((r.item_id, r.kind)))
+                    for r, machine in zip(sc.results, sc.automatic)]
         return render(
-            request, "call.html", title=f"Call {call_id}", c=c, verdicts=verdicts,
-            turns=turns(transcript, results) if transcript else [],
-            expected=expected_windows(results, c["duration_s"]),
-            audio_missing=audio_missing, audio_path=str(audio_path or c["file"]),
+            request, "call.html", title=f"Call {call_id}", c=sc.as_dict(), sc=sc, verdicts=verdicts,
+            statuses=ITEM_STATUSES, turns=turns(transcript, sc.results) if transcript else [],
+            expected=expected_windows(sc.results, sc.duration_s),
+            audio_missing=audio_path is None or not audio_path.is_file(), audio_path=str(audio_path or sc.info.file),
             audio_url="/audio?" + urlencode({"id": call_id}),
+            override_history=s.overrides(call_id, include_superseded=True),
             history=[h for h in s.score_history(call_id) if not h["current"]])
 
     async def audio(request: Request) -> Response:
@@ -169,11 +170,12 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
             own = list(store().stored_calls(**{by: gid}))
             if not own:
                 raise HTTPException(404, f"no scored calls for {by} {gid!r} in this database")
-            if parent_by:  # the group's place among its parent's groups (an agent among its team's agents)
-                parent = _most_common([rollup.group_key(parent_by)(c) for c in own])
-                peers = list(store().stored_calls(**{parent_by: parent})) if parent != "unknown" else own
-            else:
+            # the group's place among its parent's groups (an agent among its team's agents)
+            parent = _most_common([rollup.group_key(parent_by)(c) for c in own]) if parent_by else None
+            if parent_by is None:
                 peers = list(store().stored_calls())
+            else:
+                peers = list(store().stored_calls(**{parent_by: parent})) if parent != "unknown" else own
             ranking = rollup.summarise(peers, by=by, min_calls=min_calls)
             place = next((g for g in ranking if g.group == gid), None)
             me = rollup.summarise(own, by=by, min_calls=min_calls)[0]
@@ -265,12 +267,3 @@ def _int(text: str | None, default: int) -> int:
         return int(text) if text else default
     except ValueError:
         return default
-
-
-def _item_results(items: list[dict]) -> list[ItemResult]:
-    """The export's verdicts as ItemResults (what the review helpers take)."""
-    return [ItemResult(
-        item_id=d["item_id"], section=d["section"], kind=d["kind"], status=d["status"], confidence=d["confidence"],
-        flags=tuple(d["flags"]), start_s=d["start_s"], end_s=d["end_s"], evidence=d["evidence"] or "",
-        speaker=d["speaker"], detail=d["detail"] or "", weight=d["weight"], critical=d["critical"])
-        for d in items]
