@@ -199,7 +199,7 @@ def test_pages_carry_the_security_headers(web_db):
     response = TestClient(create_app(web_db)).get("/calls")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY"
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
     assert "httponly" in response.headers["set-cookie"].lower()
     assert "samesite=strict" in response.headers["set-cookie"].lower()
 
@@ -274,3 +274,139 @@ def test_turns_join_a_speakers_segments_and_mark_the_evidence():
     assert [t.speaker for t in out] == ["agent", "customer"]
     assert [(s.text, s.items) for s in out[0].spans] == [("hello", ()), ("this is recorded", ("notice",))]
     assert out[1].spans[0].items == ("prohibited:rude",) and out[1].spans[0].status == "violated"
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def _csrf_client(db: Path) -> TestClient:
+    client = TestClient(create_app(db), follow_redirects=False)
+    client.get("/calls")
+    return client
+
+
+def test_an_override_posted_with_its_token_changes_the_verdict_and_the_score(web_db, db_copy):
+    db = db_copy(web_db)
+    with Store.open(db) as store:
+        before = store.stored_call("inbound-01")
+    target = next(r for r in before.results if r.kind == "required" and r.status == "met")
+    client = _csrf_client(db)
+    page = client.get("/call?id=inbound-01").text
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert token == client.cookies.get("qa_csrf")
+    response = client.post("/override", data={"csrf": token, "call_id": "inbound-01", "item": target.item_id,
+                                              "status": "missed", "reason": "not heard <b>at all</b>",
+                                              "reviewer": "Dana"})
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/call?id=inbound-01#v-{target.item_id}"
+    with Store.open(db) as store:
+        after = store.stored_call("inbound-01")
+    changed = next(r for r in after.results if r.item_id == target.item_id and r.kind == target.kind)
+    assert changed.status == "missed" and after.override_of(changed).reviewer == "Dana"
+    assert after.score.score < before.score.score
+    html = client.get("/call?id=inbound-01").text
+    row = re.search(rf'<tr class="verdict status-missed overridden" id="v-{target.item_id}".*?</tr>', html, re.S)
+    assert row and "overridden from <b>met</b> by Dana" in row.group(0)
+    assert "not heard &lt;b&gt;at all&lt;/b&gt;" in row.group(0)
+    assert f'<span id="score">{after.score.score:.1f}</span>' in html
+    assert re.search(r'<table class="list" id="override-history">.*Dana.*active', html, re.S)
+
+
+def test_a_bad_override_is_a_clear_400_and_changes_nothing(web_db, db_copy):
+    db = db_copy(web_db)
+    before = _score_rows(db)
+    client = _csrf_client(db)
+    token = client.cookies.get("qa_csrf")
+    base = {"csrf": token, "call_id": "inbound-01", "item": "greeting", "status": "missed", "reviewer": "Dana"}
+    empty_reason = client.post("/override", data={**base, "reason": " "})
+    assert empty_reason.status_code == 400
+    assert "call &#39;inbound-01&#39;, item &#39;greeting&#39;: give the reason" in empty_reason.text
+    wrong_status = client.post("/override", data={**base, "reason": "r", "status": "violated"})
+    assert wrong_status.status_code == 400 and "is not a status of a required item" in wrong_status.text
+    unknown = client.post("/override", data={**base, "reason": "r", "item": "no_such_item"})
+    assert unknown.status_code == 400 and "has no such item" in unknown.text
+    assert _score_rows(db) == before
+
+
+# --------------------------------------------------------------------------- agent, team, vendor, contract
+
+
+def _figure(html: str, name: str) -> str:
+    cell = re.search(rf'<td id="fig-{name}">(.*?)</td>', html, re.S).group(1)
+    return " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+
+
+def test_agent_page_figures_are_the_rollup_of_the_stored_calls(client, web_db):
+    from qa_analyser import rollup
+
+    with Store.open(web_db) as store:
+        mine = list(store.stored_calls(agent="agent-101"))
+        team = list(store.stored_calls(team="northwind-bpo"))
+    f = rollup.figures(mine)
+    html = client.get("/agent?id=agent-101").text
+    assert _figure(html, "calls") == str(f.calls) == "2"
+    assert _figure(html, "mean") == f"{f.mean_score:.1f}"
+    lo, hi = f.compliance_interval
+    assert _figure(html, "compliance").startswith(f"{100 * f.compliance:.1f}%")
+    assert f"{100 * lo:.1f}%–{100 * hi:.1f}%" in _figure(html, "compliance")
+    assert "unranked: fewer than 10 calls" in _figure(html, "rank")
+    for rate in f.items:
+        key = ("prohibited:" if rate.kind == "prohibited" else "") + rate.item_id
+        row = re.search(rf'<tr data-item="{re.escape(key)}">(.*?)</tr>', html, re.S).group(1)
+        cells = re.findall(r'<td class="num">(\d+)</td>', row)
+        assert cells == [str(rate.applicable), str(rate.met), str(rate.partial), str(rate.missed), str(rate.violated)]
+    # with a lower minimum the agent is ranked among its team's agents
+    ranked = rollup.summarise(team, by="agent", min_calls=2)
+    mine_ranked = next(g for g in ranked if g.group == "agent-101")
+    html = client.get("/agent?id=agent-101&min_calls=2").text
+    assert _figure(html, "rank").startswith(f"{mine_ranked.rank} of 2 ranked agents in team northwind-bpo")
+
+
+def test_vendor_team_agent_navigation_trend_split_and_most_missed(client, web_db):
+    from qa_analyser import rollup
+
+    with Store.open(web_db) as store:
+        calls = list(store.stored_calls(vendor="northwind"))
+    vendor = client.get("/vendor?id=northwind").text
+    assert re.search(r'<table class="list groups" id="children">.*href="/team\?id=northwind-bpo"', vendor, re.S)
+    team = client.get("/team?id=northwind-bpo").text
+    assert {"agent-101", "agent-102"} == set(re.findall(r'data-group="([^"]+)"', team))
+    assert team.count('<span class="unranked"') >= 2  # two agents with two calls each: not ranked
+    weeks = rollup.weekly(calls)
+    assert len(re.findall(r"<tr><td>\d{4}-\d\d-\d\d</td>", vendor)) == len(weeks)
+    missed = rollup.most_missed(calls, limit=5, examples=3)
+    listed_examples = re.findall(r'<a href="/call\?id=([^"#]+)#v-', vendor)
+    assert listed_examples == [e.call_id for m in missed for e in m.examples]
+    split = rollup.before_after(calls, "2026-11-03")
+    html = client.get("/vendor?id=northwind&split=2026-11-03").text
+    assert f"Before 2026-11-03 ({split.before.calls} calls)" in html
+    assert f"On or after ({split.after.calls} calls)" in html
+    overview = client.get("/vendors").text
+    assert set(re.findall(r'href="/vendor\?id=([^"]+)"', overview)) >= {"northwind", "eastgate"}
+    assert client.get("/vendor?id=northwind&split=11/03").status_code == 400
+
+
+def test_contract_view_lists_every_breach(web_db, tmp_path):
+    from qa_analyser.contract import evaluate, load_contract
+
+    path = tmp_path / "contract.yaml"
+    path.write_text("name: Energy 2026\ntargets:\n  critical_compliance: 0.95\n  mean_score: 85\n"
+                    "vendors:\n  eastgate:\n    mean_score: 40\n")
+    with Store.open(web_db) as store:
+        results = evaluate(store.stored_calls(), load_contract(path))
+    breaches = [r for r in results if r.breached]
+    assert breaches and len(breaches) < len(results)
+    client = TestClient(create_app(web_db, contract_path=path))
+    html = client.get("/contract").text
+    table = re.search(r'<table class="list" id="breaches">(.*?)</table>', html, re.S).group(1)
+    rows = re.findall(r'<tr class="breach"><td><a href="/vendor\?id=[^"]+">([^<]+)</a></td><td>([^<]+)</td>'
+                      r'<td>([^<]+)</td>', table)
+    assert rows == [(r.vendor, r.week, r.metric) for r in breaches]
+    assert f"Breaches ({len(breaches)})" in html
+    vendor = client.get("/vendor?id=eastgate").text
+    assert len(re.findall(r"<tr class=\"breach\">", vendor)) == sum(r.vendor == "eastgate" for r in breaches)
+    assert TestClient(create_app(web_db)).get("/contract").status_code == 404
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("targets:\n  mean_score: 120\n")
+    result = CliRunner().invoke(cli_app, ["serve", "--db", str(web_db), "--contract", str(bad)])
+    assert result.exit_code == 2 and "mean_score" in result.output

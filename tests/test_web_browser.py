@@ -50,9 +50,14 @@ def browser():
 
 
 def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
+    from selenium.common.exceptions import WebDriverException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except WebDriverException:  # the page is being replaced (a form sent, a link followed)
+            value = None
         if value:
             return value
         time.sleep(0.1)
@@ -119,3 +124,72 @@ def test_clicking_a_verdict_or_a_turn_plays_from_that_moment(server, browser, br
     turn.click()
     at = player_time(browser)
     assert start - 0.05 <= at <= start + 3, (at, start)
+
+
+def test_override_a_verdict_and_see_the_page_the_export_and_the_score_change(server, browser, browser_db):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    from typer.testing import CliRunner
+
+    from qa_analyser.cli import app
+    from qa_analyser.score import score_call
+    from qa_analyser.scripts import load_script
+
+    before = exported(browser_db)["inbound-02"]
+    item = next(i for i in before["items"] if i["kind"] == "required" and i["status"] == "met")
+    browser.get(server + "/call?id=inbound-02")
+    row = browser.find_element(By.ID, "v-" + item["item_id"])
+    row.find_element(By.TAG_NAME, "summary").click()
+    Select(row.find_element(By.NAME, "status")).select_by_value("missed")
+    row.find_element(By.NAME, "reason").send_keys("the line was cut off, listened twice")
+    row.find_element(By.NAME, "reviewer").send_keys("Dana Reviewer")
+    row.find_element(By.CSS_SELECTOR, "form.override-form button[type=submit]").click()
+    wait_for(lambda: "overridden" in (browser.find_element(By.ID, "v-" + item["item_id"]).get_attribute("class")
+                                       or ""), what="the overridden verdict")
+    row = browser.find_element(By.ID, "v-" + item["item_id"])
+    assert row.find_element(By.CSS_SELECTOR, ".status").text == "missed"
+    assert "overridden from met by Dana Reviewer" in row.find_element(By.CSS_SELECTOR, ".override-note").text
+
+    # the export says so, and the score is the script's scoring of the corrected verdicts
+    result = CliRunner().invoke(app, ["export", "--db", str(browser_db), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    after = {c["call_id"]: c for c in json.loads(result.stdout)}["inbound-02"]
+    changed = next(i for i in after["items"] if i["item_id"] == item["item_id"] and i["kind"] == "required")
+    assert changed["status"] == "missed"
+    assert changed["override"]["reviewer"] == "Dana Reviewer" and changed["override"]["from"] == "met"
+    from qa_analyser.store import Store
+
+    with Store.open(browser_db) as store:
+        corrected = store.stored_call("inbound-02").results
+    script = load_script(Path(__file__).resolve().parents[1] / "scripts_library" / "energy-inbound.yaml")
+    expected = score_call(corrected, pass_mark=script.pass_mark)
+    assert after["score"] == expected.score < before["score"]
+    assert browser.find_element(By.ID, "score").text == f"{expected.score:.1f}"
+
+
+def test_agent_page_figures_match_the_database(server, browser, browser_db):
+    from selenium.webdriver.common.by import By
+
+    from qa_analyser import rollup
+    from qa_analyser.store import Store
+
+    with Store.open(browser_db) as store:
+        f = rollup.figures(list(store.stored_calls(agent="agent-201")))
+    browser.get(server + "/calls")
+    browser.find_element(By.LINK_TEXT, "agent-201").click()
+    wait_for(lambda: "/agent?id=agent-201" in browser.current_url, what="the agent page")
+    assert browser.find_element(By.ID, "fig-calls").text == str(f.calls)
+    assert browser.find_element(By.ID, "fig-mean").text == f"{f.mean_score:.1f}"
+    for name, value, interval in (("pass", f.pass_rate, f.pass_interval),
+                                  ("compliance", f.compliance, f.compliance_interval),
+                                  ("critical", f.critical_compliance, f.critical_interval)):
+        text = browser.find_element(By.ID, "fig-" + name).text
+        assert text.startswith(f"{100 * value:.1f}%"), (name, text)
+        assert f"{100 * interval[0]:.1f}%–{100 * interval[1]:.1f}%" in text, (name, text)
+    shown = {r.get_attribute("data-item"): r.find_element(By.CSS_SELECTOR, "td.compliance").text
+             for r in browser.find_elements(By.CSS_SELECTOR, "#items tbody tr")}
+    assert set(shown) == {("prohibited:" if r.kind == "prohibited" else "") + r.item_id for r in f.items}
+    for r in f.items:
+        key = ("prohibited:" if r.kind == "prohibited" else "") + r.item_id
+        assert shown[key].startswith(f"{100 * r.compliance:.1f}%"), key
+    assert "unranked" in browser.find_element(By.ID, "fig-rank").text

@@ -7,7 +7,7 @@
   (double submit; the cookie is `SameSite=Strict`, random per browser); POSTs from another origin
   are refused too. Everything else is 403.
 - **Headers**: `Server-Timing: app;dur=MS` (time to the response's start), a Content-Security-Policy allowing only the app's own scripts, styles and media, no
-  framing, no referrer (so a `?token=` URL never leaks).
+  framing, no referrer to other sites (and a `?token=` address is redirected away at once).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                "media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer Chromium sends "Origin: null" on the app's own POSTs
+    "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
     "cache-control": "no-store",
 }
@@ -130,7 +131,9 @@ class SecurityMiddleware:
                 for name, value in SECURITY_HEADERS.items():
                     if name.encode() not in present:
                         headers.append((name.encode(), value.encode()))
-                if new_csrf:
+                # only pages carry forms: set on a page, so that the stylesheet, script and audio requests
+                # the page makes at once (without the cookie yet) do not each set a different token
+                if new_csrf and any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):
                     cookie = Response()
                     cookie.set_cookie(CSRF_COOKIE, new_csrf, httponly=True, samesite="strict",
                                       secure=scope.get("scheme") == "https")
