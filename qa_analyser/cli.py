@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from enum import Enum
@@ -396,27 +397,145 @@ def export(
     sys.stdout.write(export_json(calls) if format is ExportFormat.json else export_csv(calls))
 
 
+class GroupFormat(str, Enum):
+    text = "text"
+    json = "json"
+    html = "html"
+
+
+GroupFormatOpt = Annotated[GroupFormat, typer.Option(
+    "--format", "-f", help="text, json, or html (one self-contained file with charts; use --out).")]
+OutOpt = Annotated[Optional[Path], typer.Option(
+    "--out", "-o", dir_okay=False, help="Write the report to this file (owner-only) instead of stdout.")]
+MinCallsOpt = Annotated[int, typer.Option(
+    min=1, help="Groups with fewer scored calls are shown but not ranked, with a warning.")]
+SinceOpt = Annotated[Optional[str], typer.Option(
+    "--since-training", metavar="DATE", help="Compare the calls before this date (YYYY-MM-DD, e.g. a training "
+                                             "session) with those on or after it.")]
+ExamplesOpt = Annotated[int, typer.Option(min=0, help="Example calls per item.")]
+
+
+def _date(value: str | None, option: str) -> str | None:
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise _fail(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _write_report(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(out, 0o600)
+    except OSError as e:
+        raise _fail(f"cannot write {out}: {e.strerror or e}") from None
+    typer.echo(f"Wrote {out} ({len(text.encode()):,} bytes).", err=True)
+
+
+def _group_report(kind: str, group: str, db: Path, format: GroupFormat, out: Path | None, *, min_calls: int,
+                  since: str | None, examples: int, clips: int = 0, contract: Path | None = None) -> None:
+    """Build and write an agent, team or vendor report (the one place the three commands share)."""
+    from datetime import datetime, timezone
+
+    from .report import agent_group_json, agent_group_text, build_group_report, group_report_json, group_report_text
+
+    since = _date(since, "--since-training")
+    if out is not None and not out.parent.is_dir():
+        raise _fail(f"cannot write {out}: folder {out.parent} does not exist")
+    store = _open_store(db, must_exist=True)
+    calls = list(store.stored_calls(**{kind: group}))
+    if not calls:
+        known = {"agent": store.agent_exists(group)}.get(kind, False)
+        raise _fail(f"{kind} {group!r} has no scored calls in {db}" if known else f"no {kind} {group!r} in {db}")
+    peers: list = []
+    if kind == "agent":
+        teams = sorted({c.team for c in calls if c.team})
+        peers = [c for t in teams for c in store.stored_calls(team=t)]
+    terms = None
+    if contract is not None:
+        from .contract import load_contract
+
+        terms = load_contract(contract)
+    rep = build_group_report(kind, group, calls, peers=peers, min_calls=min_calls, examples=examples, since=since,
+                             contract=terms)
+    if format is GroupFormat.html:
+        from .report_html import group_report_html
+
+        made, notes = [], []
+        if clips and out is not None:
+            from .clips import example_calls, write_clips
+
+            made, notes = write_clips(rep, example_calls(rep, calls), out, items=clips)
+        elif clips and kind == "agent":
+            notes = ["coaching clips are written only beside a report file (--out)"]
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        text = group_report_html(rep, clips=made, generated=stamp, notes=notes)
+    elif kind == "agent":
+        text = agent_group_json(rep) if format is GroupFormat.json else agent_group_text(rep)
+    else:
+        text = group_report_json(rep) if format is GroupFormat.json else group_report_text(rep)
+    _write_report(text, out)
+
+
 @report_app.command("agent")
 def report_agent(
     agent_id: Annotated[str, typer.Argument(help="The agent's id as in the manifest.")],
     db: DbOption,
-    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="text or json.")] = ReportFormat.text,
-    examples: Annotated[int, typer.Option(min=0, help="Example calls per item.")] = 3,
-    min_calls: Annotated[int, typer.Option(
-        min=1, help="Warn when the agent's figures rest on fewer scored calls than this.")] = 10,
+    format: GroupFormatOpt = GroupFormat.text,
+    out: OutOpt = None,
+    examples: ExamplesOpt = 3,
+    min_calls: MinCallsOpt = 10,
+    since_training: SinceOpt = None,
+    clips: Annotated[int, typer.Option(
+        min=0, help="HTML with --out: coaching clips (WAV, beside the report) for this many of the items "
+                    "missed most (0: none).")] = 3,
 ) -> None:
     """A trainer's gap report for one agent: compliance per item against the rest of the team, items
-    missed most, examples."""
-    from .report import agent_report_json, agent_report_text, build_agent_report
+    missed most, examples, weekly trend; HTML with coaching clips."""
+    _group_report("agent", agent_id, db, format, out, min_calls=min_calls, since=since_training, examples=examples,
+                  clips=clips)
 
-    store = _open_store(db, must_exist=True)
-    if not store.agent_exists(agent_id):
-        raise _fail(f"agent {agent_id!r} has no calls in {db}")
-    mine = list(store.stored_calls(agent=agent_id))
-    teams = sorted({c.team for c in mine if c.team})
-    team_calls = [c for t in teams for c in store.stored_calls(team=t)]
-    rep = build_agent_report(agent_id, mine, team_calls, examples_per_item=examples, min_calls=min_calls)
-    sys.stdout.write(agent_report_json(rep) if format is ReportFormat.json else agent_report_text(rep))
+
+@report_app.command("team")
+def report_team(
+    team: Annotated[str, typer.Argument(help="The team as in the manifest's team column.")],
+    db: DbOption,
+    format: GroupFormatOpt = GroupFormat.text,
+    out: OutOpt = None,
+    examples: ExamplesOpt = 3,
+    min_calls: MinCallsOpt = 10,
+    since_training: SinceOpt = None,
+) -> None:
+    """A team's report: its agents ranked (minimum-calls guard), compliance per item with intervals,
+    weekly trend, items missed most."""
+    _group_report("team", team, db, format, out, min_calls=min_calls, since=since_training, examples=examples)
+
+
+@report_app.command("vendor")
+def report_vendor(
+    vendor: Annotated[str, typer.Argument(help="The vendor as in the manifest's vendor column.")],
+    db: DbOption,
+    format: GroupFormatOpt = GroupFormat.text,
+    out: OutOpt = None,
+    examples: ExamplesOpt = 3,
+    min_calls: MinCallsOpt = 10,
+    since_training: SinceOpt = None,
+    contract: Annotated[Optional[Path], typer.Option(
+        dir_okay=False, help="The contract's service levels (YAML, docs/reports.md): targets, actuals and "
+                             "breaches per week.")] = None,
+) -> None:
+    """A vendor's report: its teams and agents ranked, compliance per item with intervals, weekly trend,
+    items missed most, and with --contract the service levels week by week."""
+    _group_report("vendor", vendor, db, format, out, min_calls=min_calls, since=since_training, examples=examples,
+                  contract=contract)
 
 
 @report_app.command("call")
@@ -534,9 +653,10 @@ def overrides(
             return
         for c in found:
             o = c.override
-            now = "no longer in the script" if c.automatic_now is None else f"now says {c.automatic_now}"
+            now = ("the item is no longer in the call's script" if c.automatic_now is None
+                   else f"the machine now says {c.automatic_now}")
             typer.echo(f"#{o.id:<5} {o.call_id}  {o.item_id}: overridden to {o.status} by {o.reviewer} when the "
-                       f"machine said {o.automatic}; the machine {now} (scored {c.scored_at})")
+                       f"machine said {o.automatic}; {now} (scored {c.scored_at})")
         if not found:
             typer.echo("No conflicts.")
         return
@@ -550,6 +670,34 @@ def overrides(
                    f"{o.reason}{gone}")
     if not rows:
         typer.echo("No overrides.")
+
+
+contract_app = typer.Typer(help="The outsourcing contract's service levels.", no_args_is_help=True)
+app.add_typer(contract_app, name="contract")
+
+
+@contract_app.command("check")
+def contract_check(
+    contract: Annotated[Path, typer.Argument(help="The contract file (YAML, docs/reports.md).", dir_okay=False)],
+    db: DbOption,
+    vendor: Annotated[Optional[str], typer.Option(help="Only this vendor.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only calls started on or after this date.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="JSON rows instead of text.")] = False,
+) -> None:
+    """Every vendor's figures week by week against the contract's targets. Exit 0: no breach; 1: some
+    week breached a target (each listed); 2: a bad contract file or database."""
+    import dataclasses
+
+    from .contract import evaluate, load_contract
+    from .report import sla_text
+
+    terms = load_contract(contract)
+    rows = evaluate(_open_store(db, must_exist=True).stored_calls(vendor=vendor, since=_date(since, "--since")), terms)
+    if json_out:
+        sys.stdout.write(json.dumps([{**dataclasses.asdict(r), "breached": r.breached} for r in rows], indent=2) + "\n")
+    else:
+        sys.stdout.write("\n".join(sla_text(rows, terms.name or str(contract))[1:]) + "\n")
+    raise typer.Exit(code=1 if any(r.breached for r in rows) else 0)
 
 
 @failures_app.callback()

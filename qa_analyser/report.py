@@ -16,9 +16,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from .calibrate import Calibration
+from .contract import Contract, SlaResult, evaluate
 from .datatypes import ItemResult, StoredCall, Transcript, WordingDiff, wording_dict
 from .errors import ReportError
-from .rollup import ItemRate, figures, item_rates
+from .rollup import (
+    BeforeAfter,
+    Figures,
+    GroupSummary,
+    ItemRate,
+    MissedItem,
+    WeekPoint,
+    before_after,
+    figures,
+    item_rates,
+    most_missed,
+    summarise,
+    weekly,
+)
 
 GAP_STATUSES = ("missed", "partial", "violated")
 CSV_CALL_COLUMNS = ("call_id", "file", "agent_id", "team", "script_id", "script_version", "duration_s", "score", "passed")
@@ -418,6 +432,269 @@ def call_report_json(report: CallReport) -> str:
 
 def _num(x: float | None) -> str:
     return "-" if x is None else f"{float(x):g}"
+
+
+# --------------------------------------------------------------------------- agent, team and vendor reports
+
+GROUP_KINDS = ("agent", "team", "vendor")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A coaching clip: a stretch of one call's audio for one of the items missed most, written beside an
+    HTML report (clips.py) and played from it."""
+
+    item_id: str
+    call_id: str
+    kind: str  # "evidence": what was said; "expected": where the item should have been said
+    start_s: float
+    end_s: float
+    href: str  # path relative to the HTML file
+
+
+@dataclass(frozen=True)
+class GroupReport:
+    """One agent, team or vendor for trainers and the client: figures with intervals, the groups
+    below it (vendor: teams and agents; team: agents) with the minimum-calls guard, weekly trend,
+    before/after a date, the items missed most, and (vendors) the contract's service levels."""
+
+    kind: str  # agent | team | vendor
+    group: str
+    figures: Figures
+    min_calls: int
+    label: str | None = None  # an agent's name
+    parent: str | None = None  # an agent's team, a team's vendor
+    teams: tuple[GroupSummary, ...] = ()  # vendor: its teams
+    agents: tuple[GroupSummary, ...] = ()  # vendor, team: its agents
+    weeks: tuple[WeekPoint, ...] = ()
+    missed: tuple[MissedItem, ...] = ()
+    before_after: BeforeAfter | None = None
+    sla: tuple[SlaResult, ...] = ()
+    contract: str | None = None  # the contract's name or file, when SLAs were evaluated
+    gaps: AgentReport | None = None  # agent: compared with the rest of the team
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def breaches(self) -> tuple[SlaResult, ...]:
+        return tuple(r for r in self.sla if r.breached)
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind, "group": self.group, "label": self.label, "parent": self.parent,
+            "min_calls": self.min_calls, "figures": _figures_dict(self.figures),
+            "teams": [_summary_dict(g) for g in self.teams], "agents": [_summary_dict(g) for g in self.agents],
+            "weeks": [{"week": w.week, **_figures_dict(w.figures, items=False)} for w in self.weeks],
+            "most_missed": [_missed_dict(m) for m in self.missed],
+            "before_after": None if self.before_after is None else _before_after_dict(self.before_after),
+            "contract": self.contract,
+            "sla": [{**asdict(r), "breached": r.breached} for r in self.sla],
+            "gaps": None if self.gaps is None else self.gaps.as_dict(),
+            "warnings": list(self.warnings),
+        }
+
+
+def _interval(x: tuple[float, float] | None) -> list[float] | None:
+    return None if x is None else [x[0], x[1]]
+
+
+def _rate_dict(r: ItemRate) -> dict:
+    return {**asdict(r), "compliance": _round(r.compliance), "interval": _interval(r.interval)}
+
+
+def _figures_dict(f: Figures, *, items: bool = True) -> dict:
+    d = {"calls": f.calls, "mean_score": f.mean_score, "pass_rate": f.pass_rate,
+         "pass_interval": _interval(f.pass_interval), "compliance": f.compliance,
+         "compliance_interval": _interval(f.compliance_interval), "critical_compliance": f.critical_compliance,
+         "critical_interval": _interval(f.critical_interval), "overridden": f.overridden}
+    if items:
+        d["items"] = [_rate_dict(r) for r in f.items]
+    return d
+
+
+def _summary_dict(g: GroupSummary) -> dict:
+    return {"group": g.group, "by": g.by, "label": g.label, "parent": g.parent, "ranked": g.ranked, "rank": g.rank,
+            **_figures_dict(g.figures, items=False)}
+
+
+def _missed_dict(m: MissedItem) -> dict:
+    return {**asdict(m), "rate": _round(m.rate), "interval": _interval(m.interval)}
+
+
+def _before_after_dict(ba: BeforeAfter) -> dict:
+    return {"date": ba.date, "undated": ba.undated, "before": _figures_dict(ba.before, items=False),
+            "after": _figures_dict(ba.after, items=False),
+            "items": [{"item_id": c.item_id, "kind": c.kind,
+                       "before": None if c.before is None else _round(c.before.compliance),
+                       "after": None if c.after is None else _round(c.after.compliance),
+                       "change": c.change, "significant": c.significant} for c in ba.items]}
+
+
+def build_group_report(kind: str, group: str, calls: Sequence[StoredCall], *,
+                       peers: Sequence[StoredCall] = (), min_calls: int = 10, examples: int = 3,
+                       missed: int = 5, since: str | None = None, contract: Contract | None = None) -> GroupReport:
+    """The report of one agent, team or vendor from its stored calls.
+
+    `peers`: for an agent, its team's calls (the gap comparison with the rest of the team); `since`: a
+    date (YYYY-MM-DD, e.g. a training session) to compare the calls before and after; `contract`: the
+    service levels to judge per week (vendors).
+    """
+    if kind not in GROUP_KINDS:
+        raise ReportError(f"report kind must be one of {', '.join(GROUP_KINDS)}, not {kind!r}")
+    if not calls:
+        raise ReportError(f"no scored calls for {kind} {group!r} in the database")
+    f = figures(calls)
+    warnings = []
+    if len(calls) < min_calls:
+        warnings.append(f"only {len(calls)} scored call(s) (fewer than {min_calls}): the figures can change a lot "
+                        "with a few more calls, and this " + kind + " is not ranked")
+    undated = sum(c.started_at is None for c in calls)
+    if undated:
+        warnings.append(f"{undated} call(s) without a start time are left out of the weekly trend")
+    teams = tuple(summarise(calls, by="team", min_calls=min_calls)) if kind == "vendor" else ()
+    agents = tuple(summarise(calls, by="agent", min_calls=min_calls)) if kind != "agent" else ()
+    summary = summarise(calls, by=kind, min_calls=min_calls)[0]
+    gaps = None
+    if kind == "agent":
+        gaps = build_agent_report(group, calls, peers, examples_per_item=examples, min_calls=min_calls)
+    sla: tuple[SlaResult, ...] = ()
+    if contract is not None:
+        sla = tuple(evaluate(calls, contract))
+    return GroupReport(
+        kind=kind, group=group, figures=f, min_calls=min_calls, label=summary.label, parent=summary.parent,
+        teams=teams, agents=agents, weeks=tuple(weekly(calls)),
+        missed=tuple(most_missed(calls, limit=missed, examples=examples)),
+        before_after=None if since is None else before_after(calls, since),
+        sla=sla, contract=None if contract is None else (contract.name or contract.path or "(unnamed)"), gaps=gaps,
+        warnings=tuple(warnings),
+    )
+
+
+def _ci(x: tuple[float, float] | None) -> str:
+    return "" if x is None else f"[{100 * x[0]:.0f}-{100 * x[1]:.0f}%]"
+
+
+def _figures_line(f: Figures) -> str:
+    return (f"mean score {f.mean_score}   pass rate {_pct(f.pass_rate).strip()} {_ci(f.pass_interval)}   "
+            f"compliance {_pct(f.compliance).strip()} {_ci(f.compliance_interval)}   "
+            f"critical {_pct(f.critical_compliance).strip()} {_ci(f.critical_interval)}")
+
+
+def _groups_text(title: str, groups: Sequence[GroupSummary], min_calls: int) -> list[str]:
+    lines = ["", f"{title} (ranked by compliance; fewer than {min_calls} calls: shown, not ranked):",
+             f"  {'rank':>4}  {'id':<24} {'calls':>5} {'mean':>6} {'pass':>5}  compliance [95% interval]"]
+    for g in groups:
+        name = g.group + (f" ({g.label})" if g.label else "")
+        mean = "-" if g.mean_score is None else f"{g.mean_score:.1f}"
+        lines.append(f"  {g.rank if g.ranked else '-':>4}  {name:<24} {g.calls:>5} {mean:>6} "
+                     f"{_pct(g.pass_rate):>5}  {_pct(g.compliance).strip()} {_ci(g.compliance_interval)}"
+                     + ("" if g.ranked else "  (too few calls to rank)"))
+    return lines
+
+
+def sla_text(rows: Sequence[SlaResult], contract: str | None) -> list[str]:
+    breaches = [r for r in rows if r.breached]
+    lines = ["", f"Contract {contract}: {len(breaches)} breach(es) in {len({(r.vendor, r.week) for r in rows})} "
+                 "vendor-week(s)",
+             f"  {'vendor':<16} {'week':<11} {'metric':<20} {'target':>7} {'actual':>7} {'calls':>5}"]
+    for r in rows:
+        actual = "-" if r.actual is None else _sla_value(r.metric, r.actual)
+        state = "BREACH" if r.breached else ("ok" if r.judged else "not judged (too few calls)" if r.actual is not None
+                                            else "nothing to measure")
+        lines.append(f"  {r.vendor:<16} {r.week:<11} {r.metric:<20} {_sla_value(r.metric, r.target):>7} "
+                     f"{actual:>7} {r.calls:>5}  {state}")
+    return lines
+
+
+def _sla_value(metric: str, x: float) -> str:
+    return f"{x:.1f}" if metric == "mean_score" else f"{100 * x:.1f}%"
+
+
+def weeks_text(weeks: Sequence[WeekPoint]) -> list[str]:
+    if not weeks:
+        return []
+    lines = ["", "Weekly trend (ISO weeks, by start date):",
+             f"  {'week of':<11} {'calls':>5} {'mean':>6} {'pass':>5}  compliance [95% interval]  critical"]
+    for w in weeks:
+        f = w.figures
+        lines.append(f"  {w.week:<11} {f.calls:>5} {_num(f.mean_score):>6} {_pct(f.pass_rate):>5}  "
+                     f"{_pct(f.compliance):>5} {_ci(f.compliance_interval):<14} {_pct(f.critical_compliance)}")
+    return lines
+
+
+def before_after_text(ba: BeforeAfter) -> list[str]:
+    lines = ["", f"Before and after {ba.date}:",
+             f"  before: {ba.before.calls} call(s)   {_figures_line(ba.before)}",
+             f"  after:  {ba.after.calls} call(s)   {_figures_line(ba.after)}"]
+    for c in ba.items:
+        b = None if c.before is None else c.before.compliance
+        a = None if c.after is None else c.after.compliance
+        change = "" if c.change is None else f"{100 * c.change:+.0f} points" + (
+            " (intervals do not overlap)" if c.significant else "")
+        lines.append(f"  {c.item_id:<24} {_pct(b):>5} -> {_pct(a):>5}  {change}")
+    return lines
+
+
+def agent_group_text(report: GroupReport) -> str:
+    """`qa report agent` in text: the gap report against the rest of the team, then the weekly trend and
+    (with a date) before and after."""
+    assert report.gaps is not None
+    extra = weeks_text(report.weeks)
+    if report.before_after is not None:
+        extra += before_after_text(report.before_after)
+    return agent_report_text(report.gaps) + ("\n".join(extra) + "\n" if extra else "")
+
+
+def agent_group_json(report: GroupReport) -> str:
+    """`qa report agent` in JSON: the gap report's keys, plus figures with intervals, weeks, before/after."""
+    assert report.gaps is not None
+    d = report.as_dict()
+    out = {**report.gaps.as_dict(), "figures": d["figures"], "weeks": d["weeks"], "before_after": d["before_after"],
+           "missed": d["most_missed"]}
+    return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
+
+
+def group_report_text(report: GroupReport) -> str:
+    r = report
+    name = f"{r.kind.capitalize()} {r.group}" + (f" ({r.label})" if r.label else "")
+    name += f", {'team' if r.kind == 'agent' else 'vendor'} {r.parent}" if r.parent else ""
+    lines = [f"{name}: {r.figures.calls} scored call(s)"
+             + (f", {len(r.teams)} team(s)" if r.teams else "") + (f", {len(r.agents)} agent(s)" if r.agents else ""),
+             f"  {_figures_line(r.figures)}"]
+    if r.figures.overridden:
+        lines.append(f"  {r.figures.overridden} verdict(s) overridden by reviewers; the figures use the reviewers' "
+                     "verdicts")
+    lines += [f"  WARNING: {w}" for w in r.warnings]
+    if r.teams:
+        lines += _groups_text("Teams", r.teams, r.min_calls)
+    if r.agents:
+        lines += _groups_text("Agents", r.agents, r.min_calls)
+    lines += ["", "Compliance per item (partial counts half; prohibited: not said):",
+              f"  {'item':<24} {'kind':<12} {'calls':>5}  compliance [95% interval]  met/partial/missed/n.a."]
+    for it in r.figures.items:
+        counts = (f"{it.met} not said/{it.violated} violated" if it.kind == "prohibited"
+                  else f"{it.met}/{it.partial}/{it.missed}/{it.not_applicable}")
+        lines.append(f"  {it.item_id:<24} {it.kind:<12} {it.applicable:>5}  {_pct(it.compliance):>5} "
+                     f"{_ci(it.interval):<14} {counts}")
+    lines += weeks_text(r.weeks)
+    if r.before_after is not None:
+        lines += before_after_text(r.before_after)
+    if r.missed:
+        lines += ["", "Items missed most (missed, partial or violated; latest examples):"]
+        for m in r.missed:
+            lines.append(f"- {m.item_id} ({m.kind}{', critical' if m.critical else ''}): {m.misses} of "
+                         f"{m.applicable} calls {_ci(m.interval)}")
+            for ex in m.examples:
+                quote = f'"{ex.quote}"' if ex.quote else "(nothing close was said)"
+                by = " (reviewer's verdict)" if ex.overridden else ""
+                lines.append(f"    {ex.call_id} ({ex.agent_id}, {ex.started_at or 'no date'}) at {_ts(ex.start_s)}: "
+                             f"{status_label(m.kind, ex.status)}{by}: {quote}")
+    if r.contract is not None:
+        lines += sla_text(r.sla, r.contract)
+    return "\n".join(lines) + "\n"
+
+
+def group_report_json(report: GroupReport) -> str:
+    return json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
 # --------------------------------------------------------------------------- calibration

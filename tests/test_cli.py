@@ -486,3 +486,50 @@ def test_a_broken_script_among_valid_ones_is_reported_once_and_not_counted_as_a_
     assert "2 call(s): 2 transcribed, 1 skipped (not recordings); 1 script file(s) failed to load." in result.stdout
     again = qa("run", drop, "--scripts", scripts, "--db", db)
     assert again.exit_code == 0 and "Failures: 0 new, 1 reported before" in again.stdout
+
+
+def test_team_and_vendor_reports_and_their_errors(setup, fake, tmp_path):
+    drop, scripts, db = setup
+    qa("run", drop, "--scripts", scripts, "--db", db)
+    team = qa("report", "team", "t1", "--db", db)
+    assert team.exit_code == 0 and team.stdout.startswith("Team t1: 2 scored call(s), 1 agent(s)\n")
+    assert "     -  a1 (Tom)                     2   57.1   50%" in team.stdout  # under --min-calls: not ranked
+    assert json.loads(qa("report", "team", "t1", "--db", db, "--format", "json").stdout)["figures"]["calls"] == 2
+    unknown = qa("report", "vendor", "acme", "--db", db)
+    assert unknown.exit_code == 2 and unknown.stderr == f"Error: no vendor 'acme' in {db}\n"
+    bad_date = qa("report", "team", "t1", "--db", db, "--since-training", "last week")
+    assert bad_date.exit_code == 2 and bad_date.stderr == "Error: --since-training: 'last week' is not a date (YYYY-MM-DD)\n"
+    nowhere = qa("report", "team", "t1", "--db", db, "--format", "html", "--out", tmp_path / "no" / "r.html")
+    assert nowhere.exit_code == 2 and "folder" in nowhere.stderr
+    out = tmp_path / "team.html"
+    written = qa("report", "team", "t1", "--db", db, "--format", "html", "--out", out)
+    assert written.exit_code == 0 and written.stderr.startswith(f"Wrote {out} (")
+    assert out.read_text().startswith("<!DOCTYPE html>") and (out.stat().st_mode & 0o777) == 0o600
+    bad_contract = tmp_path / "c.yaml"
+    bad_contract.write_text("targets: {mean_score: 120}\n")
+    refused = qa("contract", "check", bad_contract, "--db", db)
+    assert refused.exit_code == 2
+    assert refused.stderr == f"Error: {bad_contract}: targets.mean_score: 120 is not a mean call score between 0 and 100\n"
+
+
+def test_rescore_reapplies_overrides_and_lists_the_conflicts_it_made(setup, fake):
+    drop, scripts, db = setup
+    qa("run", drop, "--scripts", scripts, "--db", db)
+    assert qa("override", "c-bad", "notice", "met", "--db", db, "--reason", "heard it", "--reviewer", "Ana").exit_code == 0
+    again = qa("rescore", "--db", db, "--scripts", scripts)
+    assert again.exit_code == 0 and "override(s) now differ" not in again.stdout
+    bad = {c["call_id"]: c for c in json.loads(qa("export", "--db", db).stdout)}["c-bad"]
+    assert [i["status"] for i in bad["items"] if i["item_id"] == "notice"] == ["met"]
+    # the script loses the overridden item: the override no longer applies and is listed for review
+    (scripts / "demo.yaml").write_text(SCRIPT.replace(
+        '      - id: notice\n        text: "This call is recorded for quality and training purposes."\n'
+        '        weight: 20\n        critical: true\n', ""))
+    changed = qa("rescore", "--db", db, "--scripts", scripts)
+    assert changed.exit_code == 0, changed.output
+    assert (f"1 reviewer override(s) now differ from what the machine overrode (its verdict changed): "
+            f"`qa overrides --conflicts --db {db}` lists them.\n") in changed.stdout
+    listed = qa("overrides", "--db", db, "--conflicts")
+    assert listed.stdout.startswith("#1     c-bad  notice: overridden to met by Ana when the machine said missed; "
+                                    "the item is no longer in the call's script (scored ")
+    data = json.loads(qa("overrides", "--db", db, "--conflicts", "--json").stdout)
+    assert data[0]["automatic_now"] is None and data[0]["override"]["reviewer"] == "Ana"

@@ -145,6 +145,80 @@ def test_agent_report_from_real_calls(run_db):
     assert "recording_notice" in result.stdout and "Items missed most" in result.stdout
 
 
+def test_html_agent_report_with_coaching_clips(run_db, tmp_path):
+    import stat
+    import wave
+    from urllib.parse import unquote
+
+    from qa_analyser.clips import clip_window
+
+    db, _ = run_db
+    out = tmp_path / "report-agent-102.html"
+    result = qa("report", "agent", "agent-102", "--db", db, "--format", "html", "--out", out)
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    hrefs = re.findall(r'<audio controls preload="none" src="([^"]+)"></audio>', page)
+    assert hrefs and all(h.startswith("report-agent-102_clips/") for h in hrefs)
+    calls = {c.call_id: c for c in Store.open(db).stored_calls(agent="agent-102")}
+    # agent-102 never gave the recording notice: its clips are where it was expected, from the script's order
+    first = hrefs[0]
+    assert re.match(r"report-agent-102_clips/01-recording_notice-inbound-0[24]\.wav$", first)
+    call_id = first.rsplit("-", 2)[-2] + "-" + first.rsplit("-", 1)[-1][:-4]
+    kind, start, end = clip_window(calls[call_id], "recording_notice")
+    assert kind == "expected" and f"where it was expected, " in page
+    for href in hrefs:
+        clip = out.parent / unquote(href)
+        assert stat.S_IMODE(clip.stat().st_mode) == 0o600
+        with wave.open(str(clip)) as w:
+            assert w.getframerate() == 16000 and w.getnchannels() == 1 and w.getnframes() > 16000
+    with wave.open(str(out.parent / unquote(first))) as w:
+        assert abs(w.getnframes() / 16000 - (end - start)) < 0.01
+    assert "<script" not in page and page.count("<svg") >= 2
+    no_clips = qa("report", "agent", "agent-102", "--db", db, "--format", "html", "--out", tmp_path / "b.html",
+                  "--clips", "0")
+    assert no_clips.exit_code == 0 and "<audio" not in (tmp_path / "b.html").read_text()
+
+
+def test_team_and_vendor_reports_and_the_contract(run_db, exported):
+    db, _ = run_db
+    team = json.loads(qa("report", "team", "northwind-bpo", "--db", db, "--format", "json").stdout)
+    mine = [c for c in exported.values() if c["team"] == "northwind-bpo"]
+    assert team["figures"]["calls"] == len(mine) == 4
+    assert team["figures"]["mean_score"] == round(sum(c["score"] for c in mine) / 4, 1)
+    assert {a["group"] for a in team["agents"]} == {"agent-101", "agent-102"}
+    vendor = qa("report", "vendor", "eastgate", "--db", db, "--contract",
+                ROOT / "fixtures" / "contracts" / "energy-2026.yaml")
+    assert vendor.exit_code == 0, vendor.output
+    assert vendor.stdout.startswith("Vendor eastgate: 2 scored call(s), 1 team(s), 1 agent(s)\n")
+    assert "Contract Energy customer service 2026:" in vendor.stdout
+    check = qa("contract", "check", ROOT / "fixtures" / "contracts" / "energy-2026.yaml", "--db", db)
+    breaches = [line for line in check.stdout.splitlines() if line.endswith("BREACH")]
+    assert check.exit_code == (1 if breaches else 0)
+    assert qa("report", "vendor", "nobody", "--db", db).exit_code == 2
+
+
+def test_an_override_survives_a_rescore_of_the_real_calls(run_db, tmp_path):
+    import sqlite3
+
+    db = tmp_path / "copy.db"
+    with sqlite3.connect(run_db[0]) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)  # the WAL's content too
+    before = {c["call_id"]: c for c in json.loads(qa("export", "--db", db).stdout)}
+    item = next(i for i in before["inbound-02"]["items"] if i["item_id"] == "recording_notice")
+    assert item["status"] == "missed"
+    result = qa("override", "inbound-02", "recording_notice", "met", "--db", db, "--reason", "said at 00:05",
+                "--reviewer", "QA lead")
+    assert result.exit_code == 0, result.output
+    rescored = qa("rescore", "--db", db, "--scripts", ROOT / "scripts_library")
+    assert rescored.exit_code == 0, rescored.output
+    after = {c["call_id"]: c for c in json.loads(qa("export", "--db", db).stdout)}
+    notice = next(i for i in after["inbound-02"]["items"] if i["item_id"] == "recording_notice")
+    assert notice["status"] == "met" and notice["override"]["from"] == "missed"
+    assert "recording_notice" not in after["inbound-02"]["critical_failures"]
+    assert qa("overrides", "--db", db, "--conflicts").stdout == "No conflicts.\n"
+
+
 def test_bad_inputs_are_reported_and_the_rest_is_processed(tmp_path):
     db = tmp_path / "bad.db"
     result = qa("run", ROOT / "fixtures" / "bad", "--scripts", ROOT / "fixtures" / "bad_scripts", "--db", db)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -23,6 +24,22 @@ def decode(row: dict, columns: tuple[str, ...]) -> dict:
         if row.get(column) is not None:
             row[column] = json.loads(row[column])
     return row
+
+
+@functools.lru_cache(maxsize=4096)
+def json_tuple(text: str) -> tuple:
+    """A JSON list column (flags) as a tuple; parsed once per distinct text."""
+    return tuple(json.loads(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_object(text: str) -> dict:
+    return json.loads(text)
+
+
+def json_object(text: str) -> dict:
+    """A JSON object column (options), parsed once per distinct text; a fresh copy each time."""
+    return dict(_json_object(text))
 
 
 def wording_from_json(text: str | None) -> WordingDiff | None:

@@ -15,7 +15,7 @@ import json
 from ..datatypes import ITEM_STATUSES, ItemResult, Override, OverrideConflict
 from ..errors import OverrideError, ScriptError, StoreError
 from ..score import score_call
-from ._rows import now, wording_from_json
+from ._rows import json_tuple, now, wording_from_json
 
 PROHIBITED_PREFIX = "prohibited:"  # `qa override C prohibited:ID ...` names a prohibited rule sharing an item's id
 
@@ -26,14 +26,21 @@ def override_from_row(r: dict) -> Override:
                     superseded_at=r["superseded_at"], superseded_by=r["superseded_by"])
 
 
-def item_result_from_row(r: dict) -> ItemResult:
-    """A stored verdict as it stands (the reviewer's status where overridden)."""
+ITEM_COLUMNS = ("r.item_id, r.section, r.kind, r.status, r.confidence, r.flags, r.start_s, r.end_s, r.evidence,"
+                " r.speaker, r.detail, r.weight, r.critical, r.wording")
+
+
+def item_result_from_tuple(t: tuple) -> ItemResult:
+    """A stored verdict as it stands (the reviewer's status where overridden), from ITEM_COLUMNS."""
     return ItemResult(
-        item_id=r["item_id"], section=r["section"], kind=r["kind"], status=r["status"],
-        confidence=r["confidence"], flags=tuple(json.loads(r["flags"])), start_s=r["start_s"], end_s=r["end_s"],
-        evidence=r["evidence"], speaker=r["speaker"], detail=r["detail"], weight=r["weight"],
-        critical=bool(r["critical"]), wording=wording_from_json(r["wording"]),
+        item_id=t[0], section=t[1], kind=t[2], status=t[3], confidence=t[4], flags=json_tuple(t[5]),
+        start_s=t[6], end_s=t[7], evidence=t[8], speaker=t[9], detail=t[10], weight=t[11], critical=bool(t[12]),
+        wording=wording_from_json(t[13]),
     )
+
+
+def item_result_from_row(r: dict) -> ItemResult:
+    return item_result_from_tuple(tuple(r[c.strip()[2:]] for c in ITEM_COLUMNS.split(",")))
 
 
 class OverridesMixin:
