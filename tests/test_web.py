@@ -19,7 +19,7 @@ from qa_analyser.errors import ConfigError, ReportError
 from qa_analyser.store import Store
 from qa_analyser.store.web import CallFilter
 from qa_analyser.web import check_bind, create_app
-from qa_analyser.web.review import expected_windows, turns
+from qa_analyser.web.review import turns
 
 pytestmark = pytest.mark.slow  # the database is made by the real model (once per session)
 
@@ -92,7 +92,7 @@ def test_list_sorts_by_every_column_and_pages(client, exported, web_db):
 # --------------------------------------------------------------------------- call page and audio
 
 
-def test_call_page_shows_every_verdict_the_transcript_and_missed_items(client, exported):
+def test_call_page_shows_every_verdict_the_transcript_and_missed_items(client, exported, web_db):
     call = next(c for c in exported.values() if any(i["status"] == "missed" for i in c["items"]))
     html = client.get("/call?id=" + call["call_id"]).text
     for item in call["items"]:
@@ -102,8 +102,15 @@ def test_call_page_shows_every_verdict_the_transcript_and_missed_items(client, e
         if item["start_s"] is not None:
             assert f'data-seek="{item["start_s"]}"' in row.group(0)
     missed = re.search(r'<ul id="missed">(.*?)</ul>', html, re.S).group(1)
-    assert {i["item_id"] for i in call["items"] if i["status"] == "missed"} == set(
-        re.findall(r"<strong>([^<]+)</strong> — expected between", missed))
+    shown = dict(re.findall(r'<li data-seek="([\d.]+)"><strong>([^<]+)</strong> — expected between', missed))
+    assert set(shown.values()) == {i["item_id"] for i in call["items"] if i["status"] == "missed"}
+    with Store.open(web_db) as store:
+        stored = store.stored_call(call["call_id"])
+    for start, item_id in shown.items():
+        # between the heard items around it in script order (the reports' coaching clips use the same)
+        i = next(n for n, r in enumerate(stored.results) if r.item_id == item_id and r.kind != "prohibited")
+        before = [r.end_s for r in stored.results[:i] if r.end_s is not None and r.kind != "prohibited"]
+        assert float(start) == (max(before) if before else 0.0)
     assert 'class="turn speaker-agent"' in html and "<mark class=\"hit" in html
     assert '<audio id="player"' in html
 
@@ -247,17 +254,6 @@ def test_with_a_token_every_request_needs_it(web_db):
 def _result(item_id, status, start=None, end=None, kind="required"):
     return ItemResult(item_id=item_id, section="s", kind=kind, status=status, confidence=0.9,
                       start_s=start, end_s=end)
-
-
-def test_expected_windows_lie_between_the_heard_neighbours():
-    results = [_result("a", "met", 1.0, 4.0), _result("b", "missed"), _result("c", "not_applicable"),
-               _result("d", "partial", 10.0, 12.0), _result("e", "missed"),
-               _result("p", "met", kind="prohibited")]
-    assert expected_windows(results, 30.0) == {"b": (4.0, 10.0), "e": (12.0, 30.0)}
-    assert expected_windows([_result("x", "missed"), _result("y", "met", 5.0, 6.0)], None) == {"x": (0.0, 5.0)}
-    # neighbours said out of script order: the window runs forwards, from the later one's start
-    swapped = [_result("a", "met", 20.0, 22.0), _result("b", "missed"), _result("c", "met", 3.0, 5.0)]
-    assert expected_windows(swapped, 40.0) == {"b": (3.0, 22.0)}
 
 
 def test_turns_join_a_speakers_segments_and_mark_the_evidence():

@@ -23,13 +23,14 @@ from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..datatypes import ITEM_STATUSES
+from ..clips import EXPECTED_S, clip_window
+from ..datatypes import ITEM_STATUSES, StoredCall
 from ..errors import QAError
 from ..store import Store
 from ..store.web import SORT_COLUMNS, CallFilter
 from .. import rollup
 from .charts import trend_chart
-from .review import expected_windows, result_key, turns
+from .review import result_key, turns
 from .security import SecurityMiddleware, csrf_ok
 
 __all__ = ["create_app"]
@@ -122,7 +123,7 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         return render(
             request, "call.html", title=f"Call {call_id}", c=sc.as_dict(), sc=sc, verdicts=verdicts,
             statuses=ITEM_STATUSES, turns=turns(transcript, sc.results) if transcript else [],
-            expected=expected_windows(sc.results, sc.duration_s),
+            expected=_expected(sc),
             audio_missing=audio_path is None or not audio_path.is_file(), audio_path=str(audio_path or sc.info.file),
             audio_url="/audio?" + urlencode({"id": call_id}),
             override_history=s.overrides(call_id, include_superseded=True),
@@ -248,6 +249,17 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         middleware=[Middleware(SecurityMiddleware, token=token)],
         exception_handlers={HTTPException: not_found, QAError: qa_error},
     )
+
+
+def _expected(call: StoredCall) -> dict[str, tuple[float, float]]:
+    """Where each missed item was expected (between the heard items around it in script order)."""
+    out = {}
+    for r in call.results:
+        if r.status == "missed" and r.kind != "prohibited":
+            window = clip_window(call, r.item_id, pad=0.0, longest=call.duration_s or EXPECTED_S)
+            if window is not None:
+                out[result_key(r)] = window[1:]
+    return out
 
 
 def _is_date(text: str) -> bool:

@@ -1,5 +1,6 @@
-"""Pure helpers of the call review page: speaker turns with matched items marked, and where a missed
-item was expected (no I/O; the routes hand in dataclasses read from the store)."""
+"""Pure helpers of the call review page: speaker turns with matched items marked (no I/O; the routes
+hand in dataclasses read from the store). Where a missed item was expected comes from
+`clips.clip_window`, the same estimate the reports' coaching clips use."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 
 from ..datatypes import ItemResult, Transcript
 
-__all__ = ["Span", "Turn", "expected_windows", "result_key", "turns"]
+__all__ = ["Span", "Turn", "result_key", "turns"]
 
 # verdicts whose evidence is something said (highlighted in the transcript)
 HEARD = ("met", "partial", "violated")
@@ -72,25 +73,4 @@ def turns(transcript: Transcript, results: tuple[ItemResult, ...] | list[ItemRes
             out[-1] = Turn(last.speaker, last.start, max(last.end, seg.end), tuple(joined + spans))
         else:
             out.append(Turn(seg.speaker, seg.start, seg.end, tuple(spans)))
-    return out
-
-
-def expected_windows(results: tuple[ItemResult, ...] | list[ItemResult],
-                     duration_s: float | None) -> dict[str, tuple[float, float]]:
-    """Where each missed script item was expected: from the end of the nearest earlier item (in script
-    order) that was heard to the start of the nearest later one; the call's start or end where there
-    is none. Prohibited rules are never "expected"."""
-    ordered = [r for r in results if r.kind != "prohibited"]
-    end_of_call = duration_s if duration_s is not None else max(
-        (r.end_s for r in ordered if r.end_s is not None), default=0.0)
-    out: dict[str, tuple[float, float]] = {}
-    for i, r in enumerate(ordered):
-        if r.status != "missed":
-            continue
-        before = next((p.end_s for p in reversed(ordered[:i]) if p.status in HEARD and p.end_s is not None), 0.0)
-        after = next((n.start_s for n in ordered[i + 1:] if n.status in HEARD and n.start_s is not None),
-                     end_of_call)
-        if after < before:  # the neighbours were said out of script order: the stretch between them
-            before, after = after, before
-        out[r.item_id] = (round(before, 2), round(after, 2))
     return out
