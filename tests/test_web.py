@@ -287,6 +287,7 @@ def test_an_override_posted_with_its_token_changes_the_verdict_and_the_score(web
         before = store.stored_call("inbound-01")
     target = next(r for r in before.results if r.kind == "required" and r.status == "met")
     client = _csrf_client(db)
+    agent_before = _figure(client.get("/agent?id=agent-101").text, "mean")  # computed, and kept for this version
     page = client.get("/call?id=inbound-01").text
     token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     assert token == client.cookies.get("qa_csrf")
@@ -306,6 +307,19 @@ def test_an_override_posted_with_its_token_changes_the_verdict_and_the_score(web
     assert "not heard &lt;b&gt;at all&lt;/b&gt;" in row.group(0)
     assert f'<span id="score">{after.score.score:.1f}</span>' in html
     assert re.search(r'<table class="list" id="override-history">.*Dana.*active', html, re.S)
+    # the roll-up pages see the app's own write, and another process's (qa override)
+    from qa_analyser import rollup
+
+    def mean_score() -> str:
+        with Store.open(db) as store:
+            return f"{rollup.figures(list(store.stored_calls(agent='agent-101'))).mean_score:.1f}"
+
+    mid = _figure(client.get("/agent?id=agent-101").text, "mean")
+    assert mid == mean_score() != agent_before
+    other = next(r for r in after.results if r.kind == "required" and r.status == "met")
+    with Store.open(db) as store:
+        store.override("inbound-01", other.item_id, "missed", reason="elsewhere", reviewer="Lee")
+    assert _figure(client.get("/agent?id=agent-101").text, "mean") == mean_score() != mid
 
 
 def test_a_bad_override_is_a_clear_400_and_changes_nothing(web_db, db_copy):

@@ -110,9 +110,10 @@ def _where(f: CallFilter) -> tuple[str, list]:
         clauses.append(f"EXISTS (SELECT 1 FROM item_results r WHERE r.score_id = s.id AND {' AND '.join(sub)})")
         params.extend(sub_params)
     if f.flag:
-        clauses.append("EXISTS (SELECT 1 FROM item_results r, json_each(r.flags) j"
-                       " WHERE r.score_id = s.id AND r.flags != '[]' AND j.value = ?)")
-        params.append(f.flag)
+        # instr() on the JSON text first (cheap), then the exact element
+        clauses.append("EXISTS (SELECT 1 FROM item_results r WHERE r.score_id = s.id AND instr(r.flags, ?) > 0"
+                       " AND EXISTS (SELECT 1 FROM json_each(r.flags) j WHERE j.value = ?))")
+        params.extend([json.dumps(f.flag), f.flag])
     return " AND ".join(clauses), params
 
 

@@ -63,21 +63,46 @@ def _clock(seconds: float | None) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
-class _Stores(threading.local):
+class _Local(threading.local):
+    """Per thread (sqlite3 connections stay in the thread that made them): the connection, and every
+    stored call read at one database version with what the pages computed from them."""
+
     store: Store | None = None
+    version: tuple[int, int] | None = None
+    memo: dict | None = None
+    writes: int = 0  # this connection's own commits (PRAGMA data_version counts only other connections')
 
 
 def create_app(db_path: str | Path, *, token: str | None = None, contract_path: str | Path | None = None) -> Starlette:
     """The web app over the database at `db_path` (which must exist). `token`: required on every request."""
     db_path = Path(db_path)
     env = _environment()
-    stores = _Stores()
+    loaded_contract = None
+    if contract_path is not None:
+        from ..contract import load_contract
+
+        loaded_contract = load_contract(contract_path)
+    local = _Local()
 
     def store() -> Store:
-        # one connection per thread (sqlite3 connections stay in the thread that made them)
-        if stores.store is None:
-            stores.store = Store.open(db_path)
-        return stores.store
+        if local.store is None:
+            local.store = Store.open(db_path)
+        return local.store
+
+    def memo(key: tuple, compute):
+        """What `compute()` gave at this database version (a commit by `qa run`, `qa override` or this app
+        starts afresh)."""
+        version = (int(store().db.execute("PRAGMA data_version").fetchone()[0]), local.writes)
+        if local.version != version:
+            local.version, local.memo = version, {}
+        if key not in local.memo:
+            local.memo[key] = compute()
+        return local.memo[key]
+
+    def every_call() -> list[StoredCall]:
+        """All scored calls, read once per database version: the roll-up pages filter and group them in
+        memory."""
+        return memo(("calls",), lambda: list(store().stored_calls()))
 
     def render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
         context.setdefault("title", "")
@@ -105,7 +130,7 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
             return "/calls?" + urlencode({**kept, "sort": sort, "dir": "desc" if descending else "asc", **change})
 
         return render(request, "calls.html", title="Calls", page=page, f=flt, q=q,
-                      choices=store().filter_choices(), link=link, sort_keys=SORT_COLUMNS)
+                      choices=memo(("choices",), store().filter_choices), link=link, sort_keys=SORT_COLUMNS)
 
     async def call(request: Request) -> Response:
         call_id = request.query_params.get("id", "")
@@ -148,70 +173,77 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
             return PlainTextResponse("Forbidden: missing or wrong CSRF token (reload the page and try again).",
                                      status_code=403)
         call_id, key = str(form.get("call_id", "")), str(form.get("item", ""))
-        store().override(call_id, key, str(form.get("status", "")), reason=str(form.get("reason", "")),
-                         reviewer=str(form.get("reviewer", "")))
+        try:
+            store().override(call_id, key, str(form.get("status", "")), reason=str(form.get("reason", "")),
+                             reviewer=str(form.get("reviewer", "")))
+        finally:
+            local.writes += 1
         log.info("override of call %s item %s stored from the web app", call_id, key)
         return RedirectResponse("/call?" + urlencode({"id": call_id}) + "#v-" + key, status_code=303)
 
     def contract():
-        if contract_path is None:
-            return None
-        from ..contract import load_contract
-
-        return load_contract(contract_path)
+        return loaded_contract
 
     def group_page(by: str):
         child_by = {"vendor": "team", "team": "agent", "agent": None}[by]
         parent_by = {"vendor": None, "team": "vendor", "agent": "team"}[by]
 
-        async def page(request: Request) -> Response:
-            q = request.query_params
-            gid = q.get("id", "")
-            min_calls = max(1, _int(q.get("min_calls"), 10))
-            own = list(store().stored_calls(**{by: gid}))
+        def figures(gid: str, min_calls: int, split: str | None) -> dict | None:
+            every = every_call()
+            own = [c for c in every if rollup.group_key(by)(c) == gid]
             if not own:
-                raise HTTPException(404, f"no scored calls for {by} {gid!r} in this database")
+                return None
             # the group's place among its parent's groups (an agent among its team's agents)
             parent = _most_common([rollup.group_key(parent_by)(c) for c in own]) if parent_by else None
-            if parent_by is None:
-                peers = list(store().stored_calls())
-            else:
-                peers = list(store().stored_calls(**{parent_by: parent})) if parent != "unknown" else own
-            ranking = rollup.summarise(peers, by=by, min_calls=min_calls)
-            place = next((g for g in ranking if g.group == gid), None)
-            me = rollup.summarise(own, by=by, min_calls=min_calls)[0]
-            split = q.get("split") or None
-            if split and not _is_date(split):
-                raise HTTPException(400, f"split={split!r} is not a date (YYYY-MM-DD)")
+            peers = every if parent_by is None else [c for c in every if rollup.group_key(parent_by)(c) == parent]
+            ranking = memo(("summarise", by, parent, min_calls),
+                           lambda: rollup.summarise(peers, by=by, min_calls=min_calls))
             weeks = rollup.weekly(own)
-            chart = trend_chart([w.week for w in weeks], {
-                "compliance %": [None if w.figures.compliance is None else 100 * w.figures.compliance for w in weeks],
-                "mean score": [w.figures.mean_score for w in weeks]})
-            sla = []
             c = contract()
             if c is not None and by == "vendor":
                 from ..contract import evaluate
 
                 sla = evaluate(own, c)
-            peer_rates = {(r.item_id, r.kind): r for r in rollup.figures(peers).items} if parent_by else {}
-            return render(
-                request, "group.html", title=f"{by.capitalize()} {gid}", by=by, gid=gid, me=me, place=place,
-                ranking=ranking,
-                parent_by=parent_by, parent=parent, peer_rates=peer_rates, min_calls=min_calls,
+            else:
+                sla = []
+            return dict(
+                me=rollup.summarise(own, by=by, min_calls=min_calls)[0],
+                place=next((g for g in ranking if g.group == gid), None), ranking=ranking, parent=parent,
+                peer_rates=memo(("rates", parent_by, parent), lambda: {
+                    (r.item_id, r.kind): r for r in rollup.figures(peers).items}) if parent_by else {},
                 children=rollup.summarise(own, by=child_by, min_calls=min_calls) if child_by else [],
-                child_by=child_by, weeks=weeks, chart=chart,
-                split=split, before_after=rollup.before_after(own, split) if split else None,
-                missed=rollup.most_missed(own, limit=5, examples=3), sla=sla,
-                calls_link="/calls?" + urlencode({by: gid}))
+                weeks=weeks, chart=trend_chart([w.week for w in weeks], {
+                    "compliance %": [None if w.figures.compliance is None else 100 * w.figures.compliance
+                                     for w in weeks],
+                    "mean score": [w.figures.mean_score for w in weeks]}),
+                before_after=rollup.before_after(own, split) if split else None,
+                missed=rollup.most_missed(own, limit=5, examples=3), sla=sla)
+
+        async def page(request: Request) -> Response:
+            q = request.query_params
+            gid = q.get("id", "")
+            min_calls = max(1, _int(q.get("min_calls"), 10))
+            split = q.get("split") or None
+            if split and not _is_date(split):
+                raise HTTPException(400, f"split={split!r} is not a date (YYYY-MM-DD)")
+            # kept for this database version: going back to a page does not compute it again
+            found = memo(("page", by, gid, min_calls, split), lambda: figures(gid, min_calls, split))
+            if found is None:
+                raise HTTPException(404, f"no scored calls for {by} {gid!r} in this database")
+            return render(request, "group.html", title=f"{by.capitalize()} {gid}", by=by, gid=gid,
+                          parent_by=parent_by, child_by=child_by, min_calls=min_calls, split=split,
+                          calls_link="/calls?" + urlencode({by: gid}), **found)
 
         return page
 
     async def vendors(request: Request) -> Response:
         min_calls = max(1, _int(request.query_params.get("min_calls"), 10))
-        calls = list(store().stored_calls())
+        every = every_call()
         return render(request, "vendors.html", title="Vendors", min_calls=min_calls,
-                      groups=rollup.summarise(calls, by="vendor", min_calls=min_calls),
-                      teams=rollup.summarise(calls, by="team", min_calls=min_calls))
+                      groups=memo(("summarise", "vendor", None, min_calls),
+                                  lambda: rollup.summarise(every, by="vendor", min_calls=min_calls)),
+                      teams=memo(("summarise", "team", "*", min_calls),
+                                 lambda: rollup.summarise(every, by="team", min_calls=min_calls)))
 
     async def contract_view(request: Request) -> Response:
         c = contract()
@@ -219,7 +251,7 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
             raise HTTPException(404, "no contract file: start qa serve with --contract FILE")
         from ..contract import evaluate
 
-        results = evaluate(store().stored_calls(), c)
+        results = memo(("contract",), lambda: evaluate(every_call(), c))
         vendors_seen = list(dict.fromkeys(r.vendor for r in results))
         return render(request, "contract.html", title=f"Contract{': ' + c.name if c.name else ''}", contract=c,
                       results=results, vendors=vendors_seen, breaches=[r for r in results if r.breached])
