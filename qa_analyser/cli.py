@@ -829,17 +829,11 @@ def serve(
 ) -> None:
     """A local web app over the database: the calls list, call review with the recording, overrides,
     agent/team/vendor pages and the contract view (docs/web.md)."""
-    from .web import check_bind, serve as serve_app
+    from .web import serve as serve_app
 
-    check_bind(host, token)
     _open_store(db, must_exist=True).close()
-    if contract is not None:
-        from .contract import load_contract
-
-        load_contract(contract)  # a bad contract file is an error now, not on the first page view
-    shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"Serving {db} on http://{shown}:{port}/ (Ctrl-C to stop)", err=True)
-    serve_app(db, host=host, port=port, token=token, contract_path=contract)
+    serve_app(db, host=host, port=port, token=token, contract_path=contract,
+              announce=lambda url: typer.echo(f"Serving {db} on {url} (Ctrl-C to stop)", err=True))
 
 
 def main() -> None:

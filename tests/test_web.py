@@ -87,6 +87,8 @@ def test_list_sorts_by_every_column_and_pages(client, exported, web_db):
         assert store.call_list(CallFilter(agent="nobody")).total == 0
     # an unknown sort key in the address falls back to the default order, never into the SQL
     assert client.get("/calls?sort=1;DROP").status_code == 200
+    bad_date = client.get("/calls?since=yesterday")
+    assert bad_date.status_code == 400 and "since=&#39;yesterday&#39; is not a date" in bad_date.text
 
 
 # --------------------------------------------------------------------------- call page and audio

@@ -23,12 +23,13 @@ from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from .. import rollup
 from ..clips import EXPECTED_S, clip_window
+from ..contract import evaluate, load_contract
 from ..datatypes import ITEM_STATUSES, StoredCall
 from ..errors import QAError
 from ..store import Store
 from ..store.web import SORT_COLUMNS, CallFilter
-from .. import rollup
 from .charts import trend_chart
 from .review import result_key, turns
 from .security import SecurityMiddleware, csrf_ok
@@ -39,6 +40,7 @@ log = logging.getLogger("qa_analyser")
 
 HERE = Path(__file__).parent
 PER_PAGE = 50
+MEMO_ENTRIES = 256  # pages' figures kept per database version
 AUDIO_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".opus": "audio/ogg",
                ".flac": "audio/flac", ".m4a": "audio/mp4"}
 
@@ -74,14 +76,11 @@ class _Local(threading.local):
 
 
 def create_app(db_path: str | Path, *, token: str | None = None, contract_path: str | Path | None = None) -> Starlette:
-    """The web app over the database at `db_path` (which must exist). `token`: required on every request."""
+    """The web app over the database at `db_path` (which must exist). `token`: required on every request;
+    `contract_path`: the contract file (read now: `ConfigError` when it is bad)."""
     db_path = Path(db_path)
     env = _environment()
-    loaded_contract = None
-    if contract_path is not None:
-        from ..contract import load_contract
-
-        loaded_contract = load_contract(contract_path)
+    loaded_contract = load_contract(contract_path) if contract_path is not None else None
     local = _Local()
 
     def store() -> Store:
@@ -95,6 +94,8 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         version = (int(store().db.execute("PRAGMA data_version").fetchone()[0]), local.writes)
         if local.version != version:
             local.version, local.memo = version, {}
+        elif len(local.memo) > MEMO_ENTRIES:  # many different addresses: keep only the calls
+            local.memo = {k: v for k, v in local.memo.items() if k == ("calls",)}
         if key not in local.memo:
             local.memo[key] = compute()
         return local.memo[key]
@@ -115,6 +116,9 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
 
     async def calls(request: Request) -> Response:
         q = request.query_params
+        for name in ("since", "until"):
+            if q.get(name) and not _is_date(q[name]):
+                raise HTTPException(400, f"{name}={q[name]!r} is not a date (YYYY-MM-DD)")
         flt = CallFilter(
             agent=q.get("agent") or None, team=q.get("team") or None, vendor=q.get("vendor") or None,
             script=q.get("script") or None, since=q.get("since") or None, until=q.get("until") or None,
@@ -129,8 +133,8 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         def link(**change) -> str:
             return "/calls?" + urlencode({**kept, "sort": sort, "dir": "desc" if descending else "asc", **change})
 
-        return render(request, "calls.html", title="Calls", page=page, f=flt, q=q,
-                      choices=memo(("choices",), store().filter_choices), link=link, sort_keys=SORT_COLUMNS)
+        return render(request, "calls.html", title="Calls", page=page, f=flt,
+                      choices=memo(("choices",), store().filter_choices), link=link)
 
     async def call(request: Request) -> Response:
         call_id = request.query_params.get("id", "")
@@ -181,9 +185,6 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         log.info("override of call %s item %s stored from the web app", call_id, key)
         return RedirectResponse("/call?" + urlencode({"id": call_id}) + "#v-" + key, status_code=303)
 
-    def contract():
-        return loaded_contract
-
     def group_page(by: str):
         child_by = {"vendor": "team", "team": "agent", "agent": None}[by]
         parent_by = {"vendor": None, "team": "vendor", "agent": "team"}[by]
@@ -199,13 +200,7 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
             ranking = memo(("summarise", by, parent, min_calls),
                            lambda: rollup.summarise(peers, by=by, min_calls=min_calls))
             weeks = rollup.weekly(own)
-            c = contract()
-            if c is not None and by == "vendor":
-                from ..contract import evaluate
-
-                sla = evaluate(own, c)
-            else:
-                sla = []
+            sla = evaluate(own, loaded_contract) if loaded_contract is not None and by == "vendor" else []
             return dict(
                 me=rollup.summarise(own, by=by, min_calls=min_calls)[0],
                 place=next((g for g in ranking if g.group == gid), None), ranking=ranking, parent=parent,
@@ -246,11 +241,9 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
                                  lambda: rollup.summarise(every, by="team", min_calls=min_calls)))
 
     async def contract_view(request: Request) -> Response:
-        c = contract()
+        c = loaded_contract
         if c is None:
             raise HTTPException(404, "no contract file: start qa serve with --contract FILE")
-        from ..contract import evaluate
-
         results = memo(("contract",), lambda: evaluate(every_call(), c))
         vendors_seen = list(dict.fromkeys(r.vendor for r in results))
         return render(request, "contract.html", title=f"Contract{': ' + c.name if c.name else ''}", contract=c,
