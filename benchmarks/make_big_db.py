@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -97,8 +97,10 @@ def main() -> int:
     seed_path = args.seed_db or seed_database(Path.home() / ".cache" / "qa-analyser" / "bench-fixtures.db")
     if args.out.exists():
         args.out.unlink()
-    shutil.copyfile(seed_path, args.out)  # the seed's recordings, transcripts, scripts and calls
-    args.out.chmod(0o600)
+    # the seed's recordings, transcripts, scripts and calls (the backup API: a WAL's content too)
+    args.out.touch(mode=0o600)
+    with sqlite3.connect(seed_path) as src, sqlite3.connect(args.out) as dst:
+        src.backup(dst)
     rng = random.Random(args.seed)
     store = Store.open(args.out)
     seeds = list(store.stored_calls())

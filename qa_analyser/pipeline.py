@@ -332,6 +332,8 @@ class Run:
             source_channels=source_channels, transcript=transcript, transcript_id=transcript_id, script=script,
             results=results, score=score, matcher_version=self.matcher_version, matcher_options=matcher_options,
         )
+        if self.store.overrides(call.call_id):  # the stored score applies the reviewers' overrides again
+            score = self.store.stored_call(call.call_id).score
         return CallOutcome(file=call.file, call_id=call.call_id, status=status, agent_id=call.agent_id, score=score,
                            audio_s=transcript.duration_s, transcribed_s=transcribed_s)
 

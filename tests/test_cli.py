@@ -38,8 +38,11 @@ def qa(*args: str):
 def test_help_lists_the_commands():
     result = qa("--help")
     assert result.exit_code == 0
-    for command in ("run", "export", "report", "rescore", "failures", "runs", "scripts", "search", "calibrate"):
+    for command in ("run", "export", "report", "rescore", "failures", "runs", "scripts", "search", "calibrate",
+                    "override", "overrides", "contract"):
         assert command in result.output
+    for kind in ("agent", "team", "vendor", "call"):
+        assert kind in qa("report", "--help").output
     assert "--speech-detection" in qa("run", "--help").output
     assert "gap report" in qa("report", "agent", "--help").output
 
@@ -533,3 +536,14 @@ def test_rescore_reapplies_overrides_and_lists_the_conflicts_it_made(setup, fake
                                     "the item is no longer in the call's script (scored ")
     data = json.loads(qa("overrides", "--db", db, "--conflicts", "--json").stdout)
     assert data[0]["automatic_now"] is None and data[0]["override"]["reviewer"] == "Ana"
+
+
+def test_a_forced_run_shows_the_score_with_the_overrides(setup, fake):
+    drop, scripts, db = setup
+    qa("run", drop, "--scripts", scripts, "--db", db)
+    qa("override", "c-bad", "notice", "met", "--db", db, "--reason", "heard it", "--reviewer", "Ana")
+    qa("override", "c-bad", "rude", "met", "--db", db, "--reason", "it was the customer", "--reviewer", "Ana")
+    forced = qa("run", drop, "--scripts", scripts, "--db", db, "--force")
+    assert forced.exit_code == 0, forced.output
+    line = next(x for x in forced.stdout.splitlines() if "c-bad" in x)
+    assert line.endswith("passed") and "critical" not in line

@@ -219,6 +219,30 @@ def test_an_override_survives_a_rescore_of_the_real_calls(run_db, tmp_path):
     assert qa("overrides", "--db", db, "--conflicts").stdout == "No conflicts.\n"
 
 
+def test_make_big_db_copies_the_fixture_calls_and_the_roll_ups_run_on_it(run_db, tmp_path):
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.db"
+    made = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_big_db.py"), str(big), "--calls", "2000",
+                           "--from", str(run_db[0])], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert made.returncode == 0, made.stderr
+    store = Store.open(big)
+    calls = list(store.stored_calls())
+    assert len(calls) == 2006 and len({c.vendor for c in calls}) == 3
+    assert len({c.agent_id for c in calls}) == 203  # 200 made up (seeded) and the 3 of the fixtures
+    assert len({c.agent_id for c in calls if c.vendor == "northwind"}) == 52  # 50, and the 2 fixture agents
+    assert len({c.team for c in calls if c.call_id.startswith("big-")}) == 10
+    generated = [c for c in calls if c.call_id.startswith("big-")]
+    assert {c.info.path for c in generated} <= {c.info.path for c in calls if not c.call_id.startswith("big-")}
+    assert len({c.score.score for c in generated}) > 10  # statuses redrawn, each call scored
+    assert store.export_calls(call_id=generated[0].call_id)[0]["items"]
+    bench = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "rollup_bench.py"), str(big), "--repeat", "1"],
+                           capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert bench.returncode == 0, bench.stderr
+    assert "HTML report of vendor northwind" in bench.stdout
+
+
 def test_bad_inputs_are_reported_and_the_rest_is_processed(tmp_path):
     db = tmp_path / "bad.db"
     result = qa("run", ROOT / "fixtures" / "bad", "--scripts", ROOT / "fixtures" / "bad_scripts", "--db", db)

@@ -223,3 +223,11 @@ def test_calibrate_from_overrides(db):
     assert text.stdout.startswith(f"Calibration against the reviewers' overrides in {db}: 2 human rows, 2 matched")
     both = qa("calibrate", "x.csv", "--from-overrides", "--db", db)
     assert both.exit_code == 2 and "one of the two" in both.stderr
+
+
+def test_a_run_that_matches_the_call_again_keeps_the_override(store):
+    store.override("c1", "notice", "met", reason="heard it", reviewer="Ana")
+    save(store)  # `qa run` re-matching the call (a new matcher fingerprint, a changed recording)
+    call = store.stored_call("c1")
+    assert call.results[1].status == "met" and call.automatic[1].status == "missed" and call.score.passed
+    assert store.score_history("c1")[0]["overrides"] == [1]

@@ -141,3 +141,14 @@ def test_clip_window_is_the_evidence_or_where_the_item_was_expected():
     assert clip_window(call, "absent") is None
     short = stored("s", "a", "t", [result("greeting", "missed"), result("notice", "met", evidence="x", start=0.5)])
     assert clip_window(short, "greeting") == ("expected", 0.0, 3.0)  # at least 3 s
+
+
+def test_a_recording_that_is_gone_gets_no_clip_and_a_note(tmp_path):
+    from qa_analyser.clips import example_calls, write_clips
+
+    mine = [c for c in calls() if c.agent_id == "a1"]
+    rep = build_group_report("agent", "a1", mine, peers=calls())
+    made, notes = write_clips(rep, example_calls(rep, mine), tmp_path / "r.html")
+    assert made == [] and not (tmp_path / "r_clips").exists()
+    assert notes and notes[0].startswith("no clip from call c1: its recording c1.mp3 cannot be read (")
+    assert len(notes) == len({ex.call_id for m in rep.missed[:3] for ex in m.examples})  # one per recording

@@ -39,10 +39,6 @@ def item_result_from_tuple(t: tuple) -> ItemResult:
     )
 
 
-def item_result_from_row(r: dict) -> ItemResult:
-    return item_result_from_tuple(tuple(r[c.strip()[2:]] for c in ITEM_COLUMNS.split(",")))
-
-
 class OverridesMixin:
     """Overrides (part of `Store`)."""
 
@@ -70,9 +66,14 @@ class OverridesMixin:
                 exists = self.db.execute("SELECT 1 FROM calls WHERE call_id = ?", [call_id]).fetchone()
                 raise OverrideError(f"call {call_id!r} has no score to override" if exists
                                     else f"no call {call_id!r} in {self.name}")
-            rows = list(self.db.query(
-                "SELECT * FROM item_results WHERE score_id = ? ORDER BY position", [current["id"]]))
-            automatic = [self._automatic(r) for r in rows]
+            automatic = [
+                # the machine's verdicts under any earlier overrides
+                item_result_from_tuple(row[1:]) if row[0] is None
+                else dataclasses.replace(item_result_from_tuple(row[1:]), status=row[0])
+                for row in self.db.execute(
+                    f"SELECT r.automatic_status, {ITEM_COLUMNS} FROM item_results r WHERE r.score_id = ?"
+                    " ORDER BY r.position", [current["id"]])
+            ]
             found = [r for r in automatic if r.item_id == item_id
                      and (want_prohibited is None or (r.kind == "prohibited") == want_prohibited)]
             if not found:
@@ -111,13 +112,6 @@ class OverridesMixin:
             self.db.execute("UPDATE overrides SET score_id = ? WHERE id = ?", [score_id, override_id])
         return Override(call_id=call_id, item_id=item_id, automatic=target.status, status=status, reason=reason,
                         reviewer=reviewer, at=stamp, id=override_id, kind=target.kind)
-
-    @staticmethod
-    def _automatic(row: dict) -> ItemResult:
-        result = item_result_from_row(row)
-        if row.get("automatic_status") is not None:
-            result = dataclasses.replace(result, status=row["automatic_status"])
-        return result
 
     def _stored_script(self, content_hash: str):
         from ..scripts import script_from_source
