@@ -32,10 +32,10 @@ from .ledger import LedgerMixin
 from .overrides import OverridesMixin
 from .reads import CallState, ReadsMixin
 from .schema import MIGRATIONS
-from .web import WebReadsMixin
+from .web import CallFilter, CallListPage, CallRow, FilterChoices, WebReadsMixin
 from .writes import WritesMixin
 
-__all__ = ["MIGRATIONS", "CallState", "Store"]
+__all__ = ["MIGRATIONS", "CallFilter", "CallListPage", "CallRow", "CallState", "FilterChoices", "Store"]
 
 log = logging.getLogger("qa_analyser")
 
