@@ -68,12 +68,8 @@ def _same(a: str | None, b: str | None) -> bool:
 def csrf_ok(request: Request, form_token: str | None) -> bool:
     """A POST's form token matches its cookie, and it does not come from another origin."""
     origin = request.headers.get("origin")
-    if origin and origin != "null":
-        parts = urlsplit(origin)
-        if parts.netloc != request.headers.get("host", ""):
-            return False
-    elif origin == "null":
-        return False
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
+        return False  # another site's page, or an opaque ("null") origin
     return _same(request.cookies.get(CSRF_COOKIE), form_token)
 
 
@@ -93,7 +89,8 @@ class SecurityMiddleware:
             given = request.query_params.get("token")
             if given is not None:
                 if not _same(given, self.token):
-                    await _forbidden("wrong token")(scope, receive, send)
+                    await self._send(PlainTextResponse("Forbidden: wrong token.", status_code=403), scope, receive,
+                                     send)
                     return
                 # log in: keep the token in a cookie and drop it from the address bar
                 query = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
@@ -112,12 +109,8 @@ class SecurityMiddleware:
                     "Authorization: Bearer header.", status_code=401), scope, receive, send)
                 return
         csrf = request.cookies.get(CSRF_COOKIE)
-        new_csrf = None
-        if not csrf:
-            new_csrf = secrets.token_urlsafe(32)
-            scope.setdefault("state", {})["csrf"] = new_csrf
-        else:
-            scope.setdefault("state", {})["csrf"] = csrf
+        new_csrf = None if csrf else secrets.token_urlsafe(32)
+        scope.setdefault("state", {})["csrf"] = csrf or new_csrf
 
         started = time.perf_counter()
 
@@ -148,9 +141,3 @@ class SecurityMiddleware:
             response.headers.setdefault(name, value)
         await response(scope, receive, send)
 
-
-def _forbidden(why: str) -> Response:
-    response = PlainTextResponse(f"Forbidden: {why}.", status_code=403)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
