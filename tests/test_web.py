@@ -324,6 +324,35 @@ def test_an_override_posted_with_its_token_changes_the_verdict_and_the_score(web
     assert _figure(client.get("/agent?id=agent-101").text, "mean") == mean_score() != mid
 
 
+def test_overrides_page_lists_them_and_the_conflicts_to_review(web_db, db_copy):
+    db = db_copy(web_db)
+    with Store.open(db) as store:
+        call = store.stored_call("collections-01")
+        target = next(r for r in call.results if r.kind == "required" and r.status == "met")
+        store.override("collections-01", target.item_id, "partial", reason="clipped <i>end</i>", reviewer="Ann")
+    client = TestClient(create_app(db))
+    html = client.get("/overrides").text
+    assert "<h2>Conflicts to review (0)</h2>" in html
+    row = re.search(r'<table class="list" id="overrides">.*?</table>', html, re.S).group(0)
+    assert f'href="/call?id=collections-01#v-{target.item_id}"' in row and "clipped &lt;i&gt;end&lt;/i&gt;" in row
+    # what a rescore does when the matcher now judges the item differently: the automatic verdict
+    # under the override changes
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE item_results SET automatic_status = 'missed' WHERE item_id = ? AND call_id ="
+                     " 'collections-01' AND score_id = (SELECT id FROM scores WHERE call_id = 'collections-01'"
+                     " AND current = 1)", [target.item_id])
+    conn.close()
+    with Store.open(db) as store:
+        assert len(store.override_conflicts()) == 1
+    html = client.get("/overrides").text
+    conflicts = re.search(r'<table class="list" id="conflicts">.*?</table>', html, re.S).group(0)
+    assert "<h2>Conflicts to review (1)</h2>" in html
+    assert re.search(rf"collections-01</a></td><td>{target.item_id}</td><td>met</td>\s*<td class=\"breach\">missed",
+                     conflicts)
+    call_page = client.get("/call?id=collections-01").text
+    assert "a rescore changed the machine's verdict under this override to <b>missed</b>" in call_page
+
+
 def test_a_bad_override_is_a_clear_400_and_changes_nothing(web_db, db_copy):
     db = db_copy(web_db)
     before = _score_rows(db)

@@ -12,7 +12,7 @@ import mimetypes
 import threading
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 from starlette.applications import Starlette
@@ -41,6 +41,7 @@ log = logging.getLogger("qa_analyser")
 HERE = Path(__file__).parent
 PER_PAGE = 50
 MEMO_ENTRIES = 256  # pages' figures kept per database version
+OVERRIDES_SHOWN = 500  # the latest active overrides on /overrides
 AUDIO_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".opus": "audio/ogg",
                ".flac": "audio/flac", ".m4a": "audio/mp4"}
 
@@ -183,7 +184,7 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         finally:
             local.writes += 1
         log.info("override of call %s item %s stored from the web app", call_id, key)
-        return RedirectResponse("/call?" + urlencode({"id": call_id}) + "#v-" + key, status_code=303)
+        return RedirectResponse("/call?" + urlencode({"id": call_id}) + "#v-" + quote(key, safe=":"), status_code=303)
 
     def group_page(by: str):
         child_by = {"vendor": "team", "team": "agent", "agent": None}[by]
@@ -249,6 +250,12 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         return render(request, "contract.html", title=f"Contract{': ' + c.name if c.name else ''}", contract=c,
                       results=results, vendors=vendors_seen, breaches=[r for r in results if r.breached])
 
+    async def overrides(request: Request) -> Response:
+        s = store()
+        active = s.overrides()
+        return render(request, "overrides.html", title="Overrides", conflicts=s.override_conflicts(),
+                      active=active[::-1][:OVERRIDES_SHOWN], total=len(active))
+
     async def not_found(request: Request, exc: HTTPException) -> Response:
         return render(request, "error.html", status_code=exc.status_code,
                       title={404: "Not found", 405: "Not allowed"}.get(exc.status_code, "Error"), message=exc.detail)
@@ -267,6 +274,7 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         Route("/vendor", group_page("vendor")),
         Route("/vendors", vendors),
         Route("/contract", contract_view),
+        Route("/overrides", overrides),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(
