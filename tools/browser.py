@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -32,8 +33,9 @@ def free_port() -> int:
 def qa_serve(db: Path, *extra: str, timeout: float = 60.0) -> Iterator[str]:
     """Run `qa serve --db DB` on 127.0.0.1 and a free port; yields its base URL once it answers."""
     port = free_port()
+    log = tempfile.TemporaryFile()  # not a pipe: a server that logs much would block on a full pipe
     proc = subprocess.Popen([sys.executable, "-m", "qa_analyser", "serve", "--db", str(db), "--port", str(port),
-                             *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             *extra], stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -44,7 +46,9 @@ def qa_serve(db: Path, *extra: str, timeout: float = 60.0) -> Iterator[str]:
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     proc.kill()
-                    out = proc.stdout.read().decode(errors="replace")
+                    proc.wait()
+                    log.seek(0)
+                    out = log.read().decode(errors="replace")
                     raise RuntimeError(f"qa serve did not start (exit {proc.returncode}): {out}") from None
                 time.sleep(0.2)
         yield base
@@ -54,7 +58,7 @@ def qa_serve(db: Path, *extra: str, timeout: float = 60.0) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        proc.stdout.close()
+        log.close()
 
 
 def chromium(width: int = 1280, height: int = 1000):
