@@ -89,22 +89,33 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
             local.store = Store.open(db_path)
         return local.store
 
-    def memo(key: tuple, compute):
-        """What `compute()` gave at this database version (a commit by `qa run`, `qa override` or this app
-        starts afresh)."""
+    def fresh() -> dict:
+        """What the pages keep for the current database version (a commit by `qa run`, `qa override` or
+        this app starts afresh)."""
         version = (int(store().db.execute("PRAGMA data_version").fetchone()[0]), local.writes)
         if local.version != version:
             local.version, local.memo = version, {}
-        elif len(local.memo) > MEMO_ENTRIES:  # many different addresses: keep only the calls
+        elif len(local.memo) > MEMO_ENTRIES:  # many different addresses: keep only every call
             local.memo = {k: v for k, v in local.memo.items() if k == ("calls",)}
-        if key not in local.memo:
-            local.memo[key] = compute()
-        return local.memo[key]
+        return local.memo
+
+    def memo(key: tuple, compute):
+        kept = fresh()
+        if key not in kept:
+            kept[key] = compute()
+        return kept[key]
 
     def every_call() -> list[StoredCall]:
-        """All scored calls, read once per database version: the roll-up pages filter and group them in
-        memory."""
+        """All scored calls, read once per database version; the roll-up pages group them in memory."""
         return memo(("calls",), lambda: list(store().stored_calls()))
+
+    def calls_of(by: str, gid: str) -> list[StoredCall]:
+        """One agent's, team's or vendor's calls: from every call when they were read, else one query
+        (an agent's page need not wait for every call of the database)."""
+        every = fresh().get(("calls",))
+        if every is not None:
+            return [c for c in every if rollup.group_key(by)(c) == gid]
+        return memo(("calls", by, gid), lambda: list(store().stored_calls(**{by: gid})))
 
     def render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
         context.setdefault("title", "")
@@ -191,13 +202,14 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         parent_by = {"vendor": None, "team": "vendor", "agent": "team"}[by]
 
         def figures(gid: str, min_calls: int, split: str | None) -> dict | None:
-            every = every_call()
-            own = [c for c in every if rollup.group_key(by)(c) == gid]
+            # its place among its parent's groups (an agent among its team's agents; a vendor among all)
+            peers = every_call() if parent_by is None else None  # first: then `own` comes from it
+            own = calls_of(by, gid)
             if not own:
                 return None
-            # the group's place among its parent's groups (an agent among its team's agents)
             parent = _most_common([rollup.group_key(parent_by)(c) for c in own]) if parent_by else None
-            peers = every if parent_by is None else [c for c in every if rollup.group_key(parent_by)(c) == parent]
+            if peers is None:
+                peers = own if parent == "unknown" else calls_of(parent_by, parent)
             ranking = memo(("summarise", by, parent, min_calls),
                            lambda: rollup.summarise(peers, by=by, min_calls=min_calls))
             weeks = rollup.weekly(own)
