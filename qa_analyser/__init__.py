@@ -42,7 +42,7 @@ from .errors import (
 )
 from .pipeline import CallOutcome, Rescore, Run, RunOptions, RunSummary, run_drop_folder, start_rescore, start_run
 from .scripts import ScriptSet, check_scripts, load_script, load_scripts
-from .store import CallState, Store
+from .store import CallFilter, CallListPage, CallRow, CallState, FilterChoices, Store
 
 __all__ = [
     "__version__",
@@ -79,7 +79,11 @@ __all__ = [
     "RunOptions",
     "RunSummary",
     "ScriptSet",
+    "CallFilter",
+    "CallListPage",
+    "CallRow",
     "CallState",
+    "FilterChoices",
     "Store",
     "check_scripts",
     "load_script",

@@ -905,6 +905,29 @@ def search(
         typer.echo("No matches.")
 
 
+@app.command()
+def serve(
+    db: DbOption,
+    host: Annotated[str, typer.Option(help="Address to listen on. Anything but loopback (127.0.0.1, ::1, "
+                                           "localhost) needs --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8765,
+    token: Annotated[Optional[str], typer.Option(
+        envvar="QA_SERVE_TOKEN", show_envvar=True,
+        help="Require this token (16+ characters) on every request: open the address once with "
+             "?token=..., or send Authorization: Bearer ... .")] = None,
+    contract: Annotated[Optional[Path], typer.Option(
+        help="Contract file (YAML) with the vendors' SLA targets, for the contract view.",
+        exists=True, dir_okay=False)] = None,
+) -> None:
+    """A local web app over the database: the calls list, call review with the recording, overrides,
+    agent/team/vendor pages and the contract view (docs/web.md)."""
+    from .web import serve as serve_app
+
+    _open_store(db, must_exist=True).close()
+    serve_app(db, host=host, port=port, token=token, contract_path=contract,
+              announce=lambda url: typer.echo(f"Serving {db} on {url} (Ctrl-C to stop)", err=True))
+
+
 def main() -> None:
     app()
 
