@@ -27,6 +27,7 @@ from qa_analyser.datatypes import TranscriptionOptions  # noqa: E402
 from qa_analyser.pipeline import RunOptions, start_run  # noqa: E402
 from qa_analyser.store import Store  # noqa: E402
 from qa_analyser.transcribe import Transcriber  # noqa: E402
+from throughput_bench import pick  # noqa: E402  (benchmarks/: the first N recordings with their manifest rows)
 
 
 def peak_rss_mb() -> float:
@@ -53,17 +54,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="qa-bench-"))
     try:
         if args.limit:
-            sub = tmp / "calls"
-            sub.mkdir()
-            files = sorted(p for p in drop.iterdir() if p.suffix.lower() in {".mp3", ".wav", ".flac"})[: args.limit]
-            for p in files:
-                shutil.copy(p, sub / p.name)
-            if (drop / "manifest.csv").exists():
-                lines = (drop / "manifest.csv").read_text().splitlines()
-                keep = {p.name for p in files}
-                (sub / "manifest.csv").write_text(
-                    "\n".join([lines[0]] + [ln for ln in lines[1:] if ln.split(",", 1)[0] in keep]) + "\n")
-            drop = sub
+            drop = pick(drop, args.limit, tmp)
         db = Path(args.db) if args.db else tmp / "bench.db"
         topts = TranscriptionOptions(model=args.model, device=args.device, compute_type=args.compute_type,
                                      beam_size=args.beam_size, speech_detection=args.speech_detection,

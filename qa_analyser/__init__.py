@@ -44,7 +44,7 @@ from .pipeline import (CallOutcome, Rescore, Run, RunOptions, RunSummary, redact
                        start_rescore, start_run)
 from .privacy import Policy, Redacted, Span, redact_call
 from .scripts import ScriptSet, check_scripts, load_script, load_scripts
-from .store import CallState, Store
+from .store import CallFilter, CallListPage, CallRow, CallState, FilterChoices, Store
 
 __all__ = [
     "__version__",
@@ -81,7 +81,11 @@ __all__ = [
     "RunOptions",
     "RunSummary",
     "ScriptSet",
+    "CallFilter",
+    "CallListPage",
+    "CallRow",
     "CallState",
+    "FilterChoices",
     "Store",
     "check_scripts",
     "load_script",

@@ -354,7 +354,7 @@ def run(
     redact_audio: Annotated[Optional[Path], typer.Option(
         "--redact-audio", file_okay=False,
         help="Also write a copy of each recording with the redacted stretches bleeped into this folder (16 kHz "
-             "WAV, owner-only); coaching clips are cut from that copy.")] = None,
+             "WAV, owner-only); `qa serve` and coaching clips play that copy.")] = None,
     summary_json: SummaryJsonOpt = None,
     json_summary: JsonOpt = False,
 ) -> None:
@@ -408,13 +408,19 @@ def rescore(
     verbatim_threshold: VerbatimOpt = None,
     trigger_threshold: TriggerOpt = None,
     prohibited_threshold: ProhibitedOpt = None,
+    force: Annotated[bool, typer.Option(help="Re-match every call, also those whose script, matcher and "
+                                             "options are unchanged.")] = False,
+    workers: Annotated[int, typer.Option(min=0, help="Processes matching calls (0 = auto: one per core when "
+                                                     "there are 200 or more calls to re-match).")] = 0,
     redact: RedactOpt = None,
     summary_json: SummaryJsonOpt = None,
     json_summary: JsonOpt = False,
 ) -> None:
     """Re-match stored transcripts against (changed) scripts, without transcribing again.
 
-    Every rescoring is kept: `qa report call` shows the earlier verdicts. Exit codes as `qa run`.
+    Calls whose script, matcher fingerprint and options are unchanged are skipped (--force re-matches
+    them), so an interrupted rescore carries on where it stopped. Every rescoring is kept: `qa report
+    call` shows the earlier verdicts. Exit codes as `qa run`.
     """
     from .pipeline import RunOptions, start_rescore
 
@@ -424,7 +430,7 @@ def rescore(
     out = sys.stderr if json_summary else sys.stdout
     store = _open_store(db, must_exist=True)
     with _terminate_as_interrupt(), store.lock():
-        job = start_rescore(store, scripts, options)
+        job = start_rescore(store, scripts, options, force=force, workers=workers)
         try:
             _drive(job, "Re-scoring", to_stderr=json_summary)
         finally:
@@ -957,6 +963,29 @@ def redact_db(
     typer.echo(f"Redacted {counts['transcripts']} transcript(s): {counts['values']} value(s) removed, "
                f"{counts['verdicts']} verdict(s) and {counts['failures']} failure message(s) changed; "
                f"{db} compacted.")
+
+
+@app.command()
+def serve(
+    db: DbOption,
+    host: Annotated[str, typer.Option(help="Address to listen on. Anything but loopback (127.0.0.1, ::1, "
+                                           "localhost) needs --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8765,
+    token: Annotated[Optional[str], typer.Option(
+        envvar="QA_SERVE_TOKEN", show_envvar=True,
+        help="Require this token (16+ characters) on every request: open the address once with "
+             "?token=..., or send Authorization: Bearer ... .")] = None,
+    contract: Annotated[Optional[Path], typer.Option(
+        help="Contract file (YAML) with the vendors' SLA targets, for the contract view.",
+        exists=True, dir_okay=False)] = None,
+) -> None:
+    """A local web app over the database: the calls list, call review with the recording, overrides,
+    agent/team/vendor pages and the contract view (docs/web.md)."""
+    from .web import serve as serve_app
+
+    _open_store(db, must_exist=True).close()
+    serve_app(db, host=host, port=port, token=token, contract_path=contract,
+              announce=lambda url: typer.echo(f"Serving {db} on {url} (Ctrl-C to stop)", err=True))
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from . import __version__
 from .datatypes import (CHANNEL_LAYOUTS, CallInfo, CallScore, ItemResult, MatchOptions, Script, Transcript,
@@ -730,19 +730,30 @@ def run_drop_folder(drop_dir: str | Path, scripts_dir: str | Path, store: Store,
 
 
 class Rescore:
-    """Re-match every stored transcript against the scripts folder, without transcribing.
+    """Re-match stored transcripts against the scripts folder, without transcribing.
 
     The script of a call: the manifest's script_id, else the `default_script` option, else the
     script its current score was made with (so calls scored with a default script rescore too).
+    A call whose current score was made with the same script (content hash), matcher fingerprint
+    and matcher options is `unchanged` and not touched (`force` re-matches it anyway), so a rescore
+    after one script changed re-matches that script's calls only, and an interrupted rescore carries
+    on where it stopped. Calls are matched in `workers` processes (0: auto, one per core when there
+    are enough calls to repay the processes' start) and stored here, one transaction per call.
     Every rescoring adds a score row; the earlier ones are kept as history.
     """
 
-    def __init__(self, store: Store, scripts: ScriptSet, options: RunOptions) -> None:
+    def __init__(self, store: Store, scripts: ScriptSet, options: RunOptions, *, force: bool = False,
+                 workers: int = 0) -> None:
         self.store = store
         self.scripts = scripts
         self.options = options
         self._salt = store.privacy_salt()
-        self.run_id = store.start_run(command="rescore", drop_dir=None, options=options.as_dict(), versions=versions())
+        self.force = force
+        self.workers = workers
+        self.run_id = store.start_run(command="rescore", drop_dir=None,
+                                      options={**options.as_dict(), "force": force, "workers": workers},
+                                      versions=versions())
+        self._states = store.rescore_states()
         self.summary = RunSummary(run_id=self.run_id, drop_dir=None, total=self.total)
         for s in scripts.scripts.values():
             store.save_script(s)
@@ -750,7 +761,7 @@ class Rescore:
     @property
     def total(self) -> int:
         """Number of outcomes the iteration will yield."""
-        return len(self.scripts.errors) + self.store.count_calls()
+        return len(self.scripts.errors) + len(self._states)
 
     def _fail(self, file: str, call_id: str | None, stage: str, reason: str, agent_id: str | None = None,
               fingerprint: str | None = None) -> CallOutcome:
@@ -761,47 +772,122 @@ class Rescore:
 
     def __iter__(self) -> Iterator[CallOutcome]:
         version = matcher_version()
+        matcher_options = resolved_options(self.options.match).as_dict()
         started = time.perf_counter()
         s = self.summary
         status = "failed"
+        pool = None
         try:
             for err in self.scripts.errors:
                 path = getattr(err, "path", None) or "scripts"
                 yield s.add(self._fail(path, None, "script", str(err)))
-            for call, transcript, used_script_id in self.store.calls_for_rescore():
-                try:
-                    script = self.scripts.pick(call.script_id, self.options.default_script or used_script_id)
-                    results = match_with_roles(transcript, script, call, self.options.match)
-                    score = score_call(results, pass_mark=script.pass_mark)
-                    # a transcript stored in the clear by an older version: its verdicts are stored redacted
-                    # all the same (`qa redact` scrubs the transcript itself)
-                    results = redact_call(transcript, results, policy=self.options.privacy, salt=self._salt,
-                                          allowed=script_numbers(script)).results
-                    # the stored score: the reviewers' overrides of this call applied again
-                    score = self.store.save_rescore(
-                        run_id=self.run_id, call_id=call.call_id, script=script, results=results, score=score,
-                        matcher_version=version, matcher_options=resolved_options(self.options.match).as_dict())
-                    out = CallOutcome(file=call.file, call_id=call.call_id, status="rescored", agent_id=call.agent_id,
-                                      score=score, audio_s=transcript.duration_s)
-                except QAError as e:
-                    out = self._fail(call.file, call.call_id, "rescore", str(e), call.agent_id)
-                yield s.add(out)
+            todo: list[tuple[str, str | None]] = []
+            for call_id, manifest_script_id, used_script_id, script_hash, used_version, used_options in self._states:
+                script = self._script(manifest_script_id, used_script_id)
+                if (not self.force and script is not None and script.content_hash == script_hash
+                        and used_version == version and used_options == matcher_options):
+                    yield s.add(CallOutcome(file=call_id, call_id=call_id, status="unchanged"))
+                else:
+                    todo.append((call_id, used_script_id))
+            pool = self._pool(len(todo))
+            out: dict[Any, tuple[CallInfo, Transcript, Script]] = {}
+            for call_id, used_script_id in todo:
+                loaded = self._load(call_id, used_script_id)
+                if isinstance(loaded, CallOutcome):
+                    yield s.add(loaded)
+                    continue
+                call, transcript, script = loaded
+                if pool is None:
+                    yield s.add(self._store(call, transcript, script, lambda: match_with_roles(
+                        transcript, script, call, self.options.match), version, matcher_options))
+                    continue
+                out[pool.submit(match_with_roles, transcript, script, call, self.options.match)] = loaded
+                while len(out) >= 2 * self._workers:  # a bounded number of transcripts in flight
+                    yield from (s.add(o) for o in self._collect(out, version, matcher_options, wait=True))
+            while out:
+                yield from (s.add(o) for o in self._collect(out, version, matcher_options, wait=True))
             status = "finished" if s.failed == 0 else "finished_with_failures"
         except (KeyboardInterrupt, GeneratorExit):
             status = "interrupted"
             raise
         finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
             s.wall_s = time.perf_counter() - started
             s.status = status
             self.store.finish_run(self.run_id, counts=s.stored_counts(), status=status)
 
+    def _script(self, manifest_script_id: str | None, used_script_id: str | None) -> Script | None:
+        """The script a call is re-matched with, None when there is none (the failure comes later)."""
+        try:
+            return self.scripts.pick(manifest_script_id, self.options.default_script or used_script_id)
+        except QAError:
+            return None
 
-def start_rescore(store: Store, scripts_dir: str | Path, options: RunOptions = RunOptions()) -> Rescore:
+    def _load(self, call_id: str, used_script_id: str | None) -> tuple[CallInfo, Transcript, Script] | CallOutcome:
+        loaded = self.store.call_for_rescore(call_id)
+        if loaded is None:  # deleted meanwhile
+            return CallOutcome(file=call_id, call_id=call_id, status="unchanged")
+        call, transcript = loaded
+        try:
+            return call, transcript, self.scripts.pick(call.script_id, self.options.default_script or used_script_id)
+        except QAError as e:
+            return self._fail(call.file, call.call_id, "rescore", str(e), call.agent_id)
+
+    def _store(self, call: CallInfo, transcript: Transcript, script: Script, match, version: str,
+               matcher_options: dict) -> CallOutcome:
+        try:
+            results = match()
+            score = score_call(results, pass_mark=script.pass_mark)
+            # a transcript stored in the clear by an older version: its verdicts are stored redacted all
+            # the same (`qa redact` scrubs the transcript itself)
+            results = redact_call(transcript, results, policy=self.options.privacy, salt=self._salt,
+                                  allowed=script_numbers(script)).results
+            # the stored score: the reviewers' overrides of this call applied again
+            score = self.store.save_rescore(
+                run_id=self.run_id, call_id=call.call_id, script=script, results=results, score=score,
+                matcher_version=version, matcher_options=matcher_options)
+        except QAError as e:
+            return self._fail(call.file, call.call_id, "rescore", str(e), call.agent_id)
+        return CallOutcome(file=call.file, call_id=call.call_id, status="rescored", agent_id=call.agent_id,
+                           score=score, audio_s=transcript.duration_s)
+
+    def _pool(self, count: int):
+        """Worker processes for `count` calls to match, or None to match here."""
+        import os
+
+        workers = self.workers or (min(os.cpu_count() or 1, 8) if count >= _POOL_MIN_CALLS else 1)
+        self._workers = max(1, min(workers, count))
+        if self._workers < 2:
+            return None
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # forkserver: the children start clean (no copy of this process's threads or open database)
+        return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("forkserver"))
+
+    def _collect(self, out: dict, version: str, matcher_options: dict, *, wait: bool) -> list[CallOutcome]:
+        from concurrent.futures import FIRST_COMPLETED
+        from concurrent.futures import wait as wait_for
+
+        done, _ = wait_for(list(out), return_when=FIRST_COMPLETED, timeout=None if wait else 0)
+        outcomes = []
+        for future in done:
+            call, transcript, script = out.pop(future)
+            outcomes.append(self._store(call, transcript, script, future.result, version, matcher_options))
+        return outcomes
+
+
+_POOL_MIN_CALLS = 200  # fewer calls to match than this: one process (the workers' start costs seconds)
+
+
+def start_rescore(store: Store, scripts_dir: str | Path, options: RunOptions = RunOptions(), *, force: bool = False,
+                  workers: int = 0) -> Rescore:
     """Check the options and scripts (ConfigError, nothing stored), then plan the rescoring."""
     check_options(options)
     scripts = load_scripts(scripts_dir)
     check_scripts(scripts, options.default_script)
-    return Rescore(store, scripts, options)
+    return Rescore(store, scripts, options, force=force, workers=workers)
 
 
 # --------------------------------------------------------------------------- qa redact

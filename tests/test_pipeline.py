@@ -327,7 +327,7 @@ def test_rescore_knows_its_total_and_uses_the_script_a_call_was_scored_with(setu
     (scripts / "other.yaml").write_text(SCRIPT.replace("id: demo", "id: other"))
     run_drop_folder(drop, scripts, Store.open(db), RunOptions(default_script="other"), transcriber=FakeTranscriber())
     (scripts / "broken.yaml").write_text("id: [\n")
-    job = start_rescore(Store.open(db), scripts)
+    job = start_rescore(Store.open(db), scripts, force=True)
     assert job.total == 3  # two calls and one broken script
     outcomes = list(job)
     assert [o.status for o in outcomes] == ["failed", "rescored", "rescored"]
@@ -453,3 +453,44 @@ def test_a_verbatim_substitution_gone_on_re_decoding_is_uncertain(tmp_path, seco
     else:
         assert item["status"] == "partial" and item["wording"]["substituted"] == [["fee", "free"]]
         assert item["wording"]["uncertain"] == [] and "re-decoding" not in item["detail"]
+
+
+def test_rescore_skips_unchanged_calls_and_carries_on_after_an_interruption(setup, tmp_path):
+    drop, scripts, db = setup
+    run_drop_folder(drop, scripts, Store.open(db), transcriber=FakeTranscriber())
+    first = export(db)
+    assert [o.status for o in start_rescore(Store.open(db), scripts)] == ["unchanged", "unchanged"]
+    (scripts / "demo.yaml").write_text(SCRIPT.replace("weight: 5", "weight: 6"))  # the script changed
+    job = start_rescore(Store.open(db), scripts)
+    outcomes = iter(job)
+    assert next(outcomes).status == "rescored"
+    outcomes.close()  # interrupted after one call
+    assert job.summary.status == "interrupted"
+    resumed = list(start_rescore(Store.open(db), scripts))
+    assert [o.status for o in resumed] == ["unchanged", "rescored"]  # only the call not yet done
+    assert [o.status for o in start_rescore(Store.open(db), scripts)] == ["unchanged", "unchanged"]
+    # what the two rescores stored is what one rescore of both calls stores
+    once = tmp_path / "once.db"
+    (scripts / "demo.yaml").write_text(SCRIPT)
+    run_drop_folder(drop, scripts, Store.open(once), transcriber=FakeTranscriber())
+    (scripts / "demo.yaml").write_text(SCRIPT.replace("weight: 5", "weight: 6"))
+    assert [o.status for o in start_rescore(Store.open(once), scripts)] == ["rescored", "rescored"]
+    assert {c: x["score"] for c, x in export(db).items()} == {c: x["score"] for c, x in export(once).items()}
+    assert export(db)["c-bad"]["score"] != first["c-bad"]["score"]  # the prohibited line weighs more now
+
+
+def test_rescore_in_worker_processes_stores_what_one_process_stores(setup, tmp_path):
+    drop, scripts, db = setup
+    copy = tmp_path / "copy.db"
+    for path in (db, copy):
+        run_drop_folder(drop, scripts, Store.open(path), transcriber=FakeTranscriber())
+    here = start_rescore(Store.open(db), scripts, force=True, workers=1)
+    pooled = start_rescore(Store.open(copy), scripts, force=True, workers=2)
+    assert [o.status for o in here] == [o.status for o in pooled] == ["rescored", "rescored"]
+    assert pooled._workers == 2 and here._workers == 1
+
+    def verdicts(path):
+        return {c: [(i["item_id"], i["status"], i["evidence"], i["confidence"]) for i in x["items"]]
+                for c, x in export(path).items()}
+
+    assert verdicts(copy) == verdicts(db)

@@ -548,3 +548,32 @@ def test_fixture_verdicts_are_unchanged_by_redaction():
             assert PAN[:4] not in stored and "gmail" not in stored
             checked += 1
     assert checked >= 5
+
+
+def test_the_web_app_never_plays_what_the_transcript_masks(drop, tmp_path):
+    """/audio serves the redacted copy when there is one, else the recording with the masked stretches
+    bleeped; the call page links the copy."""
+    import io
+
+    from starlette.testclient import TestClient
+
+    from qa_analyser.web.app import create_app
+
+    folder, scripts, db = drop
+    store = Store.open(db)
+    run_drop_folder(folder, scripts, store, transcriber=CardReader())
+    client = TestClient(create_app(db))
+    played = client.get("/audio", params={"id": "c-pay"})
+    assert played.status_code == 200 and played.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(played.content)) as w:
+        rate, data = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
+    crossings = lambda x: int(np.sum(np.diff(np.sign(x.astype(float))) != 0))  # noqa: E731
+    card = data[int(13.2 * rate):int(14.0 * rate), 0]
+    clear = data[int(2.0 * rate):int(2.8 * rate), 0]
+    assert crossings(card) > 2.5 * crossings(clear)
+    out = tmp_path / "redacted"
+    run_drop_folder(folder, scripts, store, RunOptions(redact_audio=str(out)), transcriber=CardReader())
+    copy = store.redacted_audio_path("c-pay")
+    assert client.get("/audio", params={"id": "c-pay"}).content == copy.read_bytes()
+    page = client.get("/call", params={"id": "c-pay"}).text
+    assert "[card number, 12.8–14.3 s]" in page and "4556" not in page and 'id="audio-missing"' not in page

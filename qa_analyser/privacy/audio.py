@@ -9,6 +9,7 @@ transcript gives the same ranges as a fresh one. Files are created owner-only (0
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import wave
@@ -20,7 +21,7 @@ from ..datatypes import Transcript
 from ..errors import QAError
 from .redact import is_placeholder
 
-__all__ = ["bleeped", "redacted_ranges", "redacted_audio_file", "write_redacted_audio"]
+__all__ = ["bleeped", "redacted_ranges", "redacted_audio_file", "redacted_wav_bytes", "write_redacted_audio"]
 
 PAD_S = 0.15  # recogniser word times are approximate: cover a little either side
 _TONE_HZ = 1000.0
@@ -60,6 +61,19 @@ def bleeped(channels, rate: int, ranges: list[tuple[float, float]]) -> list[np.n
     return out
 
 
+def redacted_wav_bytes(audio, ranges: list[tuple[float, float]]) -> bytes:
+    """`audio` (audio.AudioData) with `ranges` bleeped, as the bytes of a 16-bit PCM WAV file."""
+    channels = bleeped(audio.channels, audio.sample_rate, ranges)
+    pcm = (np.clip(np.stack(channels, axis=1), -1.0, 1.0) * 32767).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(len(channels))
+        w.setsampwidth(2)
+        w.setframerate(audio.sample_rate)
+        w.writeframes(pcm.tobytes())
+    return buffer.getvalue()
+
+
 def write_redacted_audio(audio, ranges: list[tuple[float, float]], out: str | os.PathLike[str]) -> Path:
     """Write `audio` (audio.AudioData) with `ranges` bleeped, as a 0600 WAV file (replaced atomically)."""
     out = Path(out)
@@ -67,19 +81,13 @@ def write_redacted_audio(audio, ranges: list[tuple[float, float]], out: str | os
         out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as e:
         raise QAError(f"cannot create the redacted audio folder {out.parent}: {e.strerror or e}") from e
-    rate = audio.sample_rate
-    channels = bleeped(audio.channels, rate, ranges)
-    pcm = np.clip(np.stack(channels, axis=1), -1.0, 1.0)
-    data = (pcm * 32767).astype("<i2").tobytes()
+    data = redacted_wav_bytes(audio, ranges)
     tmp = out.with_name(out.name + ".part")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f, wave.open(f, "wb") as w:
-            w.setnchannels(len(channels))
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes(data)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, out)
     except OSError as e:
         tmp.unlink(missing_ok=True)

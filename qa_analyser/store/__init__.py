@@ -8,6 +8,7 @@ One `Store` class, its jobs in their own modules:
     writes.py   scripts, transcripts, calls and scores (each call in one transaction; score history)
     reads.py    what the pipeline compares (`CallState`), stored calls (`StoredCall`), exports, search
     overrides.py  reviewers' overrides (kept beside the machine's verdicts) and their conflicts
+    web.py      the web app's paged, filtered, sorted calls list (`qa serve`)
     _rows.py    row helpers shared by the above
 
 The database runs in WAL mode, and every write of a call is one transaction: a killed `qa run` leaves
@@ -32,9 +33,10 @@ from .overrides import OverridesMixin
 from .privacy import PrivacyMixin
 from .reads import CallState, ReadsMixin
 from .schema import MIGRATIONS
+from .web import CallFilter, CallListPage, CallRow, FilterChoices, WebReadsMixin
 from .writes import WritesMixin
 
-__all__ = ["MIGRATIONS", "CallState", "Store"]
+__all__ = ["MIGRATIONS", "CallFilter", "CallListPage", "CallRow", "CallState", "FilterChoices", "Store"]
 
 log = logging.getLogger("qa_analyser")
 
@@ -42,7 +44,7 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000  # a reader (qa export) waits this long for a writer's commit, not forever
 
 
-class Store(LedgerMixin, WritesMixin, ReadsMixin, OverridesMixin, PrivacyMixin):
+class Store(LedgerMixin, WritesMixin, ReadsMixin, OverridesMixin, WebReadsMixin, PrivacyMixin):
     """The results database. Construct with `Store.open(path)` or `Store.memory()`."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:

@@ -44,7 +44,7 @@ class PrivacyMixin:
 
     def redacted_audio_path(self, call_id: str) -> Path | None:
         """The redacted copy of a call's recording when one exists for its current recording (clips
-        and any review app serve this instead of the original)."""
+        and `qa serve` play this instead of the original)."""
         row = self.db.execute(
             "SELECT r.path FROM redacted_audio r JOIN calls c ON c.call_id = r.call_id"
             " WHERE r.call_id = ? AND r.recording_sha256 = c.recording_sha256", [call_id]).fetchone()

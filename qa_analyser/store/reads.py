@@ -151,6 +151,24 @@ class ReadsMixin:
             row = rows[0]
             yield call_info(row), self.load_transcript(row["transcript_id"]), row["used_script_id"]
 
+    def rescore_states(self) -> list[tuple[str, str | None, str | None, str | None, str | None, dict[str, Any]]]:
+        """(call_id, the manifest's script_id, and of its current score: script_id, script_hash,
+        matcher_version, matcher_options) of every call (Nones: never scored), in one query: what
+        `qa rescore` compares to skip unchanged calls."""
+        rows = self.db.execute(
+            "SELECT c.call_id, c.script_id, s.script_id, s.script_hash, s.matcher_version, s.matcher_options"
+            " FROM calls c LEFT JOIN scores s ON s.call_id = c.call_id AND s.current = 1 ORDER BY c.call_id").fetchall()
+        options: dict[str, dict[str, Any]] = {}  # the same options text is decoded once
+        return [(cid, msid, sid, sh, mv, options.setdefault(mo, json.loads(mo)) if mo else {})
+                for cid, msid, sid, sh, mv, mo in rows]
+
+    def call_for_rescore(self, call_id: str) -> tuple[CallInfo, Transcript] | None:
+        """One stored call and its transcript (None: deleted meanwhile)."""
+        rows = list(self.db.query("SELECT * FROM calls WHERE call_id = ?", [call_id]))
+        if not rows:
+            return None
+        return call_info(rows[0]), self.load_transcript(rows[0]["transcript_id"])
+
     def stored_call(self, call_id: str) -> StoredCall | None:
         """One call with its current score, effective and automatic verdicts (None: no scored call)."""
         return next(self._stored_calls(call_id=call_id), None)
