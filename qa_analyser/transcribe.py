@@ -49,8 +49,8 @@ from .datatypes import CHANNEL_LAYOUTS, Segment, Speaker, Transcript, Transcript
 from .errors import AudioError, ConfigError, ModelError, TranscriptionError
 from .models import resolve_model
 
-__all__ = ["Transcriber", "SPEECH_DETECTIONS", "GAP_S", "REDECODE_PAD_S", "choose_batch_size", "gpu_free_memory",
-           "splice", "whisper_language"]
+__all__ = ["Transcriber", "SPEECH_DETECTIONS", "GAP_S", "REDECODE_PAD_S", "batch_clips", "choose_batch_size",
+           "gpu_free_memory", "splice", "whisper_language"]
 
 log = logging.getLogger("qa_analyser")
 
@@ -181,6 +181,32 @@ def gpu_free_memory(device_index: int = 0) -> int | None:
         return int(out.stdout.strip().splitlines()[0]) << 20 if out.returncode == 0 else None
     except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
         return None
+
+
+BATCH_CLIP_MAX_S = 28.0  # the batched pipeline decodes each clip as one 30 s window: longer ones lose their end
+
+
+def batch_clips(stream: np.ndarray, clips: list[tuple[float, float]], sample_rate: int = SAMPLE_RATE,
+                max_s: float = BATCH_CLIP_MAX_S, search_s: float = 8.0) -> list[tuple[float, float]]:
+    """`clips` with every clip longer than `max_s` cut into pieces that are not, each cut at the
+    quietest 0.1 s of the last `search_s` seconds before the limit (a pause between words, if any).
+    Sequential decoding seeks through a long clip by itself; the batched pipeline does not."""
+    frame = int(0.1 * sample_rate)
+    out: list[tuple[float, float]] = []
+    for start, end in clips:
+        while end - start > max_s:
+            lo, hi = int((start + max_s - search_s) * sample_rate), int((start + max_s) * sample_rate)
+            window = stream[lo:hi]
+            n = len(window) // frame
+            if n == 0:
+                cut = start + max_s
+            else:
+                energy = (window[: n * frame].reshape(n, frame) ** 2).mean(axis=1)
+                cut = (lo + int(np.argmin(energy)) * frame + frame // 2) / sample_rate
+            out.append((start, cut))
+            start = cut
+        out.append((start, end))
+    return out
 
 
 def whisper_language(code: str | None) -> str | None:
@@ -440,9 +466,10 @@ class Transcriber:
             if not regions:
                 continue
             stream, time_map = compact_stream(samples, regions)
-            time_map = time_map.shifted(offset)
             bounds = time_map.clips(CLIP_MAX_S)
-            clips += [{"start": bounds[i], "end": bounds[i + 1]} for i in range(0, len(bounds), 2)]
+            clips += [{"start": a + offset, "end": b + offset}
+                      for a, b in batch_clips(stream, list(zip(bounds[::2], bounds[1::2])))]
+            time_map = time_map.shifted(offset)
             pieces.append(stream)
             offset += len(stream) / SAMPLE_RATE
             owners.append((offset, speaker, channel, time_map, sum(e - s for s, e in regions)))

@@ -12,8 +12,8 @@ import pytest
 from qa_analyser.audio import SAMPLE_RATE, AudioData, decode_audio
 from qa_analyser.datatypes import Segment, Transcript, TranscriptionOptions, Word
 from qa_analyser.errors import AudioError, ConfigError, ModelError
-from qa_analyser.transcribe import (GAP_S, MAX_BATCH_SIZE, REDECODE_PAD_S, Transcriber, _keep_segment, choose_batch_size,
-                                   compact_stream, splice)
+from qa_analyser.transcribe import (BATCH_CLIP_MAX_S, GAP_S, MAX_BATCH_SIZE, REDECODE_PAD_S, Transcriber, _keep_segment,
+                                   batch_clips, choose_batch_size, compact_stream, splice)
 
 CALLS = Path(__file__).resolve().parent.parent / "fixtures" / "calls"
 
@@ -262,6 +262,18 @@ def test_batch_size_from_free_gpu_memory() -> None:
     assert choose_batch_size(8 << 30, 145 << 20) == 13  # base on an 8 GiB card
     with pytest.raises(ConfigError, match="batch_size"):
         Transcriber(TranscriptionOptions(batch_size=MAX_BATCH_SIZE + 1))
+
+
+def test_batched_clips_longer_than_a_window_are_cut_at_a_pause() -> None:
+    # 70 s of unbroken "speech" with short pauses at 24 s and 49 s: one region, so one long clip
+    stream = speechy(70, 0.2)
+    for pause in (24.0, 49.0):
+        stream[int(pause * SAMPLE_RATE):int((pause + 0.2) * SAMPLE_RATE)] = 0.0
+    pieces = batch_clips(stream, [(0.3, 69.5), (70.0, 75.0)])
+    assert all(b - a <= BATCH_CLIP_MAX_S for a, b in pieces)
+    assert pieces[0][0] == 0.3 and pieces[-1] == (70.0, 75.0) and pieces[-2][1] == 69.5
+    assert [round(b, 1) for a, b in pieces[:2]] == [24.1, 49.1]  # cut in the pauses
+    assert all(pieces[i][1] == pieces[i + 1][0] for i in range(len(pieces) - 2))  # nothing lost between pieces
 
 
 class FakeBatched:
