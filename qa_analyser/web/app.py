@@ -7,8 +7,10 @@ an agent name or a file name holding markup is shown as text.
 
 from __future__ import annotations
 
+import functools
 import logging
 import mimetypes
+import re
 import threading
 from datetime import date
 from pathlib import Path
@@ -75,6 +77,35 @@ class _Local(threading.local):
     version: tuple[int, int] | None = None
     memo: dict | None = None
     writes: int = 0  # this connection's own commits (PRAGMA data_version counts only other connections')
+
+
+@functools.lru_cache(maxsize=8)
+def _bleeped_cached(path: str, mtime_ns: int, ranges: tuple) -> bytes:
+    from ..audio import decode_audio
+
+    return redacted_wav_bytes(decode_audio(path), list(ranges))
+
+
+def _bleeped(path: Path, ranges: tuple) -> bytes:
+    """The recording with its masked stretches bleeped, made once per file version (the player asks
+    for it in several ranges)."""
+    return _bleeped_cached(str(path), path.stat().st_mtime_ns, ranges)
+
+
+def _ranged(request: Request, data: bytes, media_type: str) -> Response:
+    """`data`, or the one byte range the request asks for (206), so the player can seek in it."""
+    headers = {"Accept-Ranges": "bytes"}
+    match = re.fullmatch(r"bytes=(\d*)-(\d*)", request.headers.get("range", "").strip())
+    if not match or not any(match.groups()):
+        return Response(data, media_type=media_type, headers=headers)
+    first, last = match.groups()
+    size = len(data)
+    start, end = (int(first), int(last) if last else size - 1) if first else (max(0, size - int(last)), size - 1)
+    end = min(end, size - 1)
+    if start > end:
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    return Response(data[start:end + 1], status_code=206, media_type=media_type,
+                    headers={**headers, "Content-Range": f"bytes {start}-{end}/{size}"})
 
 
 def create_app(db_path: str | Path, *, token: str | None = None, contract_path: str | Path | None = None) -> Starlette:
@@ -190,9 +221,7 @@ def create_app(db_path: str | Path, *, token: str | None = None, contract_path: 
         transcript = s.call_transcript(call_id)
         ranges = redacted_ranges(transcript) if transcript is not None else []
         if ranges:
-            from ..audio import decode_audio
-
-            return Response(redacted_wav_bytes(decode_audio(path), ranges), media_type="audio/wav")
+            return _ranged(request, _bleeped(path, tuple(ranges)), "audio/wav")
         kind = AUDIO_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         # FileResponse answers Range requests (206 + Content-Range), so the player can seek
         return FileResponse(path, media_type=kind, content_disposition_type="inline")
