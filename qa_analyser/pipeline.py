@@ -781,18 +781,18 @@ class Rescore:
             for err in self.scripts.errors:
                 path = getattr(err, "path", None) or "scripts"
                 yield s.add(self._fail(path, None, "script", str(err)))
-            todo: list[tuple[str, str | None]] = []
+            todo: list[tuple[str, Script | QAError]] = []
             for call_id, manifest_script_id, used_script_id, script_hash, used_version, used_options in self._states:
                 script = self._script(manifest_script_id, used_script_id)
-                if (not self.force and script is not None and script.content_hash == script_hash
+                if (not self.force and isinstance(script, Script) and script.content_hash == script_hash
                         and used_version == version and used_options == matcher_options):
                     yield s.add(CallOutcome(file=call_id, call_id=call_id, status="unchanged"))
                 else:
-                    todo.append((call_id, used_script_id))
+                    todo.append((call_id, script))
             pool = self._pool(len(todo))
             out: dict[Any, tuple[CallInfo, Transcript, Script]] = {}
-            for call_id, used_script_id in todo:
-                loaded = self._load(call_id, used_script_id)
+            for call_id, script in todo:
+                loaded = self._load(call_id, script)
                 if isinstance(loaded, CallOutcome):
                     yield s.add(loaded)
                     continue
@@ -803,9 +803,9 @@ class Rescore:
                     continue
                 out[pool.submit(match_with_roles, transcript, script, call, self.options.match)] = loaded
                 while len(out) >= 2 * self._workers:  # a bounded number of transcripts in flight
-                    yield from (s.add(o) for o in self._collect(out, version, matcher_options, wait=True))
+                    yield from (s.add(o) for o in self._collect(out, version, matcher_options))
             while out:
-                yield from (s.add(o) for o in self._collect(out, version, matcher_options, wait=True))
+                yield from (s.add(o) for o in self._collect(out, version, matcher_options))
             status = "finished" if s.failed == 0 else "finished_with_failures"
         except (KeyboardInterrupt, GeneratorExit):
             status = "interrupted"
@@ -817,22 +817,21 @@ class Rescore:
             s.status = status
             self.store.finish_run(self.run_id, counts=s.stored_counts(), status=status)
 
-    def _script(self, manifest_script_id: str | None, used_script_id: str | None) -> Script | None:
-        """The script a call is re-matched with, None when there is none (the failure comes later)."""
+    def _script(self, manifest_script_id: str | None, used_script_id: str | None) -> Script | QAError:
+        """The script a call is re-matched with, or why there is none (stored as its failure later)."""
         try:
             return self.scripts.pick(manifest_script_id, self.options.default_script or used_script_id)
-        except QAError:
-            return None
+        except QAError as e:
+            return e
 
-    def _load(self, call_id: str, used_script_id: str | None) -> tuple[CallInfo, Transcript, Script] | CallOutcome:
+    def _load(self, call_id: str, script: Script | QAError) -> tuple[CallInfo, Transcript, Script] | CallOutcome:
         loaded = self.store.call_for_rescore(call_id)
         if loaded is None:  # deleted meanwhile
             return CallOutcome(file=call_id, call_id=call_id, status="unchanged")
         call, transcript = loaded
-        try:
-            return call, transcript, self.scripts.pick(call.script_id, self.options.default_script or used_script_id)
-        except QAError as e:
-            return self._fail(call.file, call.call_id, "rescore", str(e), call.agent_id)
+        if isinstance(script, QAError):
+            return self._fail(call.file, call.call_id, "rescore", str(script), call.agent_id)
+        return call, transcript, script
 
     def _store(self, call: CallInfo, transcript: Transcript, script: Script, match, version: str,
                matcher_options: dict) -> CallOutcome:
@@ -866,11 +865,12 @@ class Rescore:
         # forkserver: the children start clean (no copy of this process's threads or open database)
         return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("forkserver"))
 
-    def _collect(self, out: dict, version: str, matcher_options: dict, *, wait: bool) -> list[CallOutcome]:
+    def _collect(self, out: dict, version: str, matcher_options: dict) -> list[CallOutcome]:
+        """Store the calls whose matching has finished (waiting for at least one)."""
         from concurrent.futures import FIRST_COMPLETED
         from concurrent.futures import wait as wait_for
 
-        done, _ = wait_for(list(out), return_when=FIRST_COMPLETED, timeout=None if wait else 0)
+        done, _ = wait_for(list(out), return_when=FIRST_COMPLETED)
         outcomes = []
         for future in done:
             call, transcript, script = out.pop(future)

@@ -281,7 +281,8 @@ class Transcriber:
         if self.options.batch_size:
             size = self.options.batch_size
         elif self.device == "cuda":
-            model_bytes = sum(f.stat().st_size for f in Path(self._model_path).glob("model.bin"))
+            weights = Path(self._model_path) / "model.bin"  # a hub name has no local file: size unknown
+            model_bytes = weights.stat().st_size if weights.is_file() else 0
             size = choose_batch_size(gpu_free_memory(), model_bytes)
         else:
             size = 1
