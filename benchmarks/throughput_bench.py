@@ -3,7 +3,7 @@
 
 Usage:
     python benchmarks/throughput_bench.py [DROP_DIR] [--limit N] [--model tiny.en] [--device cpu]
-                                          [--batch-size N ...] [--order plain-first|pipeline-first]
+                                          [--batch-size N ...] [--clip-seconds S ...] [--order plain-first|pipeline-first]
 
 The plain loop is what a user would write: decode each file with faster-whisper's own decoder, then
 transcribe both channels (agent and customer) one after the other with beam 1, word timestamps on,
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qa_analyser import pipeline  # noqa: E402
-from qa_analyser.datatypes import TranscriptionOptions  # noqa: E402
+from qa_analyser.datatypes import DEFAULT_CLIP_S, TranscriptionOptions  # noqa: E402
 from qa_analyser.pipeline import RunOptions, start_run  # noqa: E402
 from qa_analyser.store import Store  # noqa: E402
 from qa_analyser.transcribe import Transcriber  # noqa: E402
@@ -132,6 +132,8 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, nargs="+", default=[0],
                     help="pipeline batch sizes to time (0 = auto: sequential on CPU)")
+    ap.add_argument("--clip-seconds", type=float, nargs="+", default=[DEFAULT_CLIP_S],
+                    help="longest clips of packed speech to time (qa run --clip-seconds)")
     ap.add_argument("--order", choices=("plain-first", "pipeline-first"), default="plain-first")
     args = ap.parse_args()
 
@@ -160,16 +162,16 @@ def main() -> int:
             results.append(("plain faster-whisper loop", audio_s, wall, {}))
 
         def ours():
-            for size in args.batch_size:
-                topts = TranscriptionOptions(model=args.model, device=args.device, batch_size=size)
+            for size, clip_s in [(size, clip_s) for size in args.batch_size for clip_s in args.clip_seconds]:
+                topts = TranscriptionOptions(model=args.model, device=args.device, batch_size=size, clip_s=clip_s)
                 tr = Transcriber(topts)
                 tr._model, tr.model_id, tr.device, tr.compute_type = (plain_model, transcriber.model_id,
                                                                       transcriber.device, transcriber.compute_type)
                 tr._model_path = transcriber._model_path
                 tr.english_only = transcriber.english_only
                 tr.batch_size = tr._resolve_batch_size()
-                audio_s, wall, stages = run_pipeline(drop, scripts, topts, tr, tmp / f"bench-{size}.db")
-                results.append((f"qa pipeline (batch {tr.batch_size})", audio_s, wall, stages))
+                audio_s, wall, stages = run_pipeline(drop, scripts, topts, tr, tmp / f"bench-{size}-{clip_s:g}.db")
+                results.append((f"qa pipeline (batch {tr.batch_size}, clips {clip_s:g} s)", audio_s, wall, stages))
 
         for step in ((plain, ours) if args.order == "plain-first" else (ours, plain)):
             step()

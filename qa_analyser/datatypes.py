@@ -52,6 +52,13 @@ class Segment:
     channel: int | None = None  # 0 = left, 1 = right, None = mono
 
 
+# The longest clip of packed speech regions (TranscriptionOptions.clip_s): a region that straddled
+# Whisper's 30 s window was seen cut in two and often dropped, so clips stay inside one window.
+DEFAULT_CLIP_S = 20.0
+MIN_CLIP_S = 5.0
+MAX_CLIP_S = 28.0
+
+
 @dataclass(frozen=True)
 class TranscriptionOptions:
     """The settings that produced a transcript; stored with it so every result can be reproduced."""
@@ -70,6 +77,10 @@ class TranscriptionOptions:
     # CUDA a size chosen from free GPU memory). Not part of key(): like the device and compute type, it
     # changes speed, and the transcript records the size actually used.
     batch_size: int = 0
+    # energy speech detection packs whole speech regions into clips of at most this many seconds,
+    # each decoded in one of Whisper's 30 s windows: longer clips mean fewer windows (faster), and
+    # other transcripts (docs/asr.md). Part of key() when it is not the default.
+    clip_s: float = DEFAULT_CLIP_S
 
     def key(self) -> str:
         """A stable text key: transcripts are reused only when it matches."""
@@ -78,6 +89,7 @@ class TranscriptionOptions:
             f"sd={self.speech_detection};prompt={self.initial_prompt or ''};"
             f"hw={hashlib.sha1(self.hotwords.encode()).hexdigest()[:12] if self.hotwords else ''};"
             f"rc={self.recheck_model or ''}"
+            + (f";clip={self.clip_s:g}" if self.clip_s != DEFAULT_CLIP_S else "")
         )
 
 

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import __version__
-from .datatypes import (CHANNEL_LAYOUTS, CallInfo, CallScore, ItemResult, MatchOptions, Script, Transcript,
-                        TranscriptionOptions)
+from .datatypes import (CHANNEL_LAYOUTS, MAX_CLIP_S, MIN_CLIP_S, CallInfo, CallScore, ItemResult, MatchOptions,
+                        Script, Transcript, TranscriptionOptions)
 from .errors import ConfigError, ModelError, QAError
 from .match import resolved_options
 from .match.policy import match_with_roles, recheck_improves, settle_verbatim
@@ -597,6 +597,10 @@ def check_options(options: RunOptions) -> None:
         raise ConfigError(f"default channels {options.default_channels!r} is not one of {', '.join(CHANNEL_LAYOUTS)}")
     if options.cpu_threads < 0:
         raise ConfigError(f"cpu threads must be 0 (all cores) or more, got {options.cpu_threads}")
+    clip_s = options.transcription.clip_s
+    if not MIN_CLIP_S <= clip_s <= MAX_CLIP_S:
+        raise ConfigError(f"clip seconds must be between {MIN_CLIP_S:g} and {MAX_CLIP_S:g} (speech is decoded in "
+                          f"Whisper's 30 s windows), got {clip_s:g}")
     if options.executor not in ("local", "ray"):
         raise ConfigError(f"unknown executor {options.executor!r} (choose local or ray)")
     if options.ray_cpus_per_task < 1 or options.ray_gpus_per_task < 0:

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from .audio import SAMPLE_RATE, AudioData, speech_regions
-from .datatypes import CHANNEL_LAYOUTS, Segment, Speaker, Transcript, TranscriptionOptions, Word
+from .datatypes import CHANNEL_LAYOUTS, MAX_CLIP_S, Segment, Speaker, Transcript, TranscriptionOptions, Word
 from .errors import AudioError, ConfigError, ModelError, TranscriptionError
 from .models import resolve_model
 
@@ -56,9 +56,6 @@ log = logging.getLogger("qa_analyser")
 
 SPEECH_DETECTIONS = ("energy", "silero", "none")
 GAP_S = 0.3  # silence put between kept regions in the compact stream
-# The compact stream is decoded in clips of whole regions, each at most this long: a region that
-# straddled Whisper's 30 s window was seen cut in two and often dropped (measured on fixtures).
-CLIP_MAX_S = 20.0
 SPLIT_GAP_S = 1.0  # a segment whose words are further apart than this (recording time) is split
 REDECODE_PAD_S = 0.5  # audio added either side of a re-check window (words are kept only inside it)
 
@@ -183,7 +180,7 @@ def gpu_free_memory(device_index: int = 0) -> int | None:
         return None
 
 
-BATCH_CLIP_MAX_S = 28.0  # the batched pipeline decodes each clip as one 30 s window: longer ones lose their end
+BATCH_CLIP_MAX_S = MAX_CLIP_S  # the batched pipeline decodes each clip as one 30 s window: longer ones lose their end
 
 
 def batch_clips(stream: np.ndarray, clips: list[tuple[float, float]], sample_rate: int = SAMPLE_RATE,
@@ -467,7 +464,7 @@ class Transcriber:
             if not regions:
                 continue
             stream, time_map = compact_stream(samples, regions)
-            bounds = time_map.clips(CLIP_MAX_S)
+            bounds = time_map.clips(self.options.clip_s)
             clips += [{"start": a + offset, "end": b + offset}
                       for a, b in batch_clips(stream, list(zip(bounds[::2], bounds[1::2])))]
             time_map = time_map.shifted(offset)
@@ -534,7 +531,7 @@ class Transcriber:
             if not regions:
                 return [], 0.0, ""
             stream, time_map = compact_stream(samples, regions)
-            clips = time_map.clips(CLIP_MAX_S)
+            clips = time_map.clips(self.options.clip_s)
             seen_s = sum(e - s for s, e in regions)
         elif detection == "silero":
             stream, vad_filter = samples, True

@@ -94,6 +94,10 @@ def test_configuration_errors_give_exit_2(setup, fake, tmp_path):
     assert no_db.exit_code == 2 and "no database" in no_db.output
     bad_threshold = qa("run", drop, "--scripts", scripts, "--db", db, "--met-threshold", "1.5")
     assert bad_threshold.exit_code == 2 and "Invalid value for '--met-threshold'" in bad_threshold.output
+    fresh = tmp_path / "clip.db"
+    bad_clip = qa("run", drop, "--scripts", scripts, "--db", fresh, "--clip-seconds", "40")
+    assert bad_clip.exit_code == 2 and "clip seconds must be between 5 and 28" in bad_clip.output
+    assert not fresh.exists()  # checked before anything is written
     not_a_db = tmp_path / "text.db"
     not_a_db.write_text("hello, I am not a database" * 100)
     broken = qa("export", "--db", not_a_db)

@@ -111,6 +111,19 @@ def test_a_card_number_with_a_misheard_digit_is_still_found_in_a_payment_context
     assert kinds_in(f"the tracking code is {' '.join(bad)}") == []
 
 
+def test_what_is_left_of_a_garbled_card_number_is_masked_in_the_answer_to_a_card_number_request():
+    # "four seven nine six, ..." read with "double seven", as tiny.en wrote it
+    assert kinds_in("can I take the long number on your card? I know double 796. I'm 7.") == [
+        ("card_number", "double 796."), ("card_number", "7.")]
+    assert kinds_in("what's the card number? it's 463. I know.") == [("card_number", "463.")]
+    # other numbers of a payment are not: no request for the card's number, or an order number asked for
+    assert kinds_in("the payment of 463 went through on the card") == []
+    assert kinds_in("can I take the long number on your card? thanks. and your order number? 4729") == []
+    # a security code or expiry date asked for since is left to its own rules
+    assert kinds_in("the card number please? 4556 7375 8689 9855 and the security code? 407") == [
+        ("card_number", "4556 7375 8689 9855"), ("security_code", "407")]
+
+
 # --------------------------------------------------------------------------- redaction
 
 

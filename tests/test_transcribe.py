@@ -316,6 +316,25 @@ def test_batched_decoding_sends_both_channels_clips_at_once_and_maps_them_back()
     assert t.options.batch_size == 4 and t.speech_s == pytest.approx(2 * (1.5 + 0.25 + 0.4), abs=0.1)  # padded regions
 
 
+def test_clip_seconds_bounds_the_packed_clips_and_keys_the_transcript() -> None:
+    """Energy-gated speech is packed into clips of whole regions of at most clip_s seconds: longer
+    clips, fewer of Whisper's windows. A non-default clip length keys the transcript (another
+    transcript), the default keeps the key stored transcripts have."""
+    hiss = np.random.default_rng(3).normal(0, 0.001, 4 * SAMPLE_RATE).astype(np.float32)
+    bursts = np.concatenate([part for _ in range(24) for part in (speechy(2.0, 0.2), hiss)])
+    clips = {}
+    for clip_s in (20.0, 28.0):
+        fake = FakeWhisper([("x", 0.0, 0.1)])
+        with_fake(fake, TranscriptionOptions(device="cpu", clip_s=clip_s)).transcribe(audio_of(bursts), "mono")
+        bounds = fake.calls[0]["clip_timestamps"]
+        clips[clip_s] = list(zip(bounds[::2], bounds[1::2]))
+        assert all(0 < b - a <= clip_s for a, b in clips[clip_s])
+    assert len(clips[28.0]) < len(clips[20.0])
+    assert clips[28.0][-1][1] == pytest.approx(clips[20.0][-1][1])  # the same speech, cut differently
+    assert TranscriptionOptions(clip_s=20.0).key() == TranscriptionOptions().key()
+    assert TranscriptionOptions(clip_s=28.0).key() == TranscriptionOptions().key() + ";clip=28"
+
+
 def test_batch_size_auto_is_sequential_on_cpu_and_sized_from_memory_on_cuda(monkeypatch, tmp_path) -> None:
     from qa_analyser import transcribe
 

@@ -208,6 +208,10 @@ def iban_ok(iban: str) -> bool:
 
 _CARD_CUES = ("card", "visa", "mastercard", "amex", "american express", "debit", "credit", "long number",
               "sixteen digit", "16 digit", "card number", "payment", "pay", "paying")
+# a request for the card's number itself (narrower than _CARD_CUES, which any talk of paying meets)
+_CARD_NUMBER_CUES = ("long number", "card number", "number on the card", "number on your card", "numbers on the card",
+                     "numbers on your card", "number on the front", "numbers on the front", "sixteen digit",
+                     "16 digit", "card details", "full number")
 _CVV_CUES = ("security code", "security number", "cvv", "cvc", "csc", "cv2", "three digit", "3 digit",
              "four digit code", "back of the card", "back of your card", "three numbers on the back",
              "c v v", "cvv2", "seemingly", "cme")  # the last two: what tiny.en makes of "the CVV"
@@ -377,6 +381,15 @@ def _classify_run(r: _Run, toks, runs, first: int, last: int, ctx: _Context, own
     other = ((n == 9 and cue(_SSN_CUES, 15.0)) or (n in (8, 9) and cue(_ACCOUNT_CUES + _ROUTING_CUES, 15.0))
              or (_phone_shape(d) and cue(_PHONE_CUES_WEAK, 15.0)) or (n == 8 and cue(_DOB_CUES)))
     if card_cue and 8 <= n <= 11 and not other:
+        add("card_number", first, last, d)
+        return
+    # what is left of a card number the recogniser garbled beyond any card shape ("I know double 796.
+    # I'm 7." for sixteen digits read with "double seven"): in the answer to a request for the card's
+    # number, every digit is card data, however few; a security code or expiry date asked for since
+    # is left to its own rules below
+    if card_cue and n <= 7 and not other and not ending_ordinal \
+            and ctx.near(_CARD_NUMBER_CUES, first, last, before_s=15.0, after_s=0.0) \
+            and not cue(_CVV_CUES) and not cue(_EXPIRY_CUES):
         add("card_number", first, last, d)
         return
     # expiry (MMYY, MMYYYY, or a month name and a year) before security code when both were asked for
