@@ -124,6 +124,20 @@ def test_what_is_left_of_a_garbled_card_number_is_masked_in_the_answer_to_a_card
         ("card_number", "4556 7375 8689 9855"), ("security_code", "407")]
 
 
+def test_a_pause_ends_a_number_two_answers_are_two_values():
+    """The agent's "what's the CVV?" between two answers went unheard: the customer's words read
+    "02 -31. 1 -1 -7." as one run, unless the pause between them ends it."""
+    def timed(start: float, text: str) -> list[tuple[str, float, float]]:
+        return [(w, start + 0.35 * k, start + 0.35 * k + 0.3) for k, w in enumerate(text.split())]
+
+    agent = timed(15.6, "and the three digit security code on the back?") + timed(20.4, "what's the expiry date on the card?")
+    customer = timed(23.0, "02 -31.") + timed(27.5, "1 -1 -7.")
+    every = sorted(agent + customer, key=lambda w: w[1])
+    found = find_in_words([w for w, _, _ in customer], [(a, b) for _, a, b in customer],
+                          context_words=[w for w, _, _ in every], context_times=[(a, b) for _, a, b in every])
+    assert [(f.kind, f.value) for f in found] == [("expiry_date", "0231"), ("security_code", "117")]
+
+
 # --------------------------------------------------------------------------- redaction
 
 

@@ -157,6 +157,9 @@ def _tokens(words: Sequence[str]) -> list[_Tok]:
     return expanded
 
 
+RUN_PAUSE_S = 2.5  # a pause this long between two words ends a run of digits (groups are read with shorter ones)
+
+
 @dataclass(frozen=True)
 class _Run:
     first_tok: int
@@ -164,9 +167,11 @@ class _Run:
     digits: str
 
 
-def _digit_runs(toks: Sequence[_Tok]) -> list[_Run]:
+def _digit_runs(toks: Sequence[_Tok], times: Sequence[tuple[float, float]] | None = None) -> list[_Run]:
     """Runs of spoken or written digits. Each word spoken alone keeps its digits ("oh nine" = 09);
-    runs only bridged by "and" inside amounts are the parser's business (numbers.py)."""
+    runs only bridged by "and" inside amounts are the parser's business (numbers.py). With the words'
+    `times`, a pause longer than RUN_PAUSE_S ends a run: two answers ("oh two thirty one", then "one
+    one seven") whose question in between the recogniser did not hear are two values, not one."""
     texts = [("zero" if t.text in ("oh", "o", "nought") else t.text) for t in toks]
     # a lone letter "o" is a zero only between number words
     for k, t in enumerate(toks):
@@ -175,11 +180,12 @@ def _digit_runs(toks: Sequence[_Tok]) -> list[_Run]:
             next_num = k + 1 < len(texts) and texts[k + 1] in _NUMBER_WORDS
             if not (prev_num or next_num):
                 texts[k] = "o"
+    cuts = [0] + [k for k in range(1, len(toks)) if times is not None
+                  and times[toks[k].word][0] - times[toks[k - 1].word][1] > RUN_PAUSE_S] + [len(toks)]
     runs: list[_Run] = []
-    for r in number_runs(texts):
-        digits = r.digits
-        # number_runs reads ordinals too ("fourteenth"): a run ending in one is a date, not an identifier
-        runs.append(_Run(r.start, r.end - 1, digits))
+    for a, b in zip(cuts, cuts[1:]):
+        for r in number_runs(texts[a:b]):
+            runs.append(_Run(a + r.start, a + r.end - 1, r.digits))
     return runs
 
 
@@ -299,7 +305,7 @@ def find_in_words(words: Sequence[str], times: Sequence[tuple[float, float]] | N
     _find_garbled_email(words, ctx, add, free)
     _find_alnum(words, times, ctx, add, free)
     _find_dates_of_birth(toks, ctx, add, free)
-    runs = _digit_runs(toks)
+    runs = _digit_runs(toks, times)
     for r in runs:
         first, last = toks[r.first_tok].word, toks[r.last_tok].word
         if not free(first, last) or _allowed(r.digits, allowed_set):
