@@ -993,23 +993,7 @@ def serve(
 
 
 def main() -> None:
-    try:
-        app()
-    except SystemExit as e:
-        if e.code in (EXIT_INTERRUPTED, EXIT_TERMINATED) and _transcribing():
-            # the next call's transcription, still under way on the run's thread, would hold the exit
-            # until it finished; the run is stored (as interrupted) and that call was not, so leave now
-            sys.stdout.flush()
-            sys.stderr.flush()
-            logging.shutdown()
-            os._exit(e.code)
-        raise
-
-
-def _transcribing() -> bool:
-    import threading
-
-    return any(t.is_alive() and t.name.startswith("qa-transcribe") for t in threading.enumerate())
+    app()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,4 @@
-"""Where recordings are transcribed: on a thread of this process, or on the workers of a Ray cluster
-(`qa run --executor ray`).
+"""Where recordings are transcribed: here, or on the workers of a Ray cluster (`qa run --executor ray`).
 
 The driver (the `qa run` process) keeps everything that touches the database: it scans the drop
 folder, hashes each recording, decides what a call needs (pipeline.Run._plan), and matches, scores
@@ -22,14 +21,13 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, ModelError, QAError
 
-__all__ = ["RayExecutor", "ThreadExecutor"]
+__all__ = ["RayExecutor"]
 
 log = logging.getLogger("qa_analyser")
 
@@ -152,50 +150,3 @@ class RayExecutor:
         self._pending.clear()
         if self._started_here and self._ray.is_initialized():
             self._ray.shutdown()
-
-
-class ThreadExecutor:
-    """Transcription jobs on one background thread of this process (a local `qa run`): the next call
-    is decoded, transcribed and diarized while the last one is matched, scored and stored, so the
-    cores the recogniser leaves idle (one channel finished before the other, single-threaded steps)
-    do the matching. The recogniser releases the GIL while it decodes. Jobs finish in the order they
-    were sent. A job's exception comes back as the answer, for the run to store as that call's failure."""
-
-    def __init__(self, transcriber, *, window: int = 2) -> None:
-        self._transcriber = transcriber
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-transcribe")
-        self._pending: dict[Future, Any] = {}
-        self.window = window
-
-    @property
-    def full(self) -> bool:
-        return len(self._pending) >= self.window
-
-    def submit(self, tag, job) -> None:
-        from .pipeline import transcribe_job
-
-        self._pending[self._pool.submit(transcribe_job, job, self._transcriber)] = tag
-
-    def ready(self, *, wait: bool) -> list[tuple[Any, Any]]:
-        """(tag, Transcribed | the exception it raised) of finished jobs, in the order they were sent;
-        with `wait`, at least one (if any are out)."""
-        if wait and self._pending:
-            next(iter(self._pending)).exception()  # blocks until the oldest job has finished
-        out = []
-        while self._pending and next(iter(self._pending)).done():
-            future = next(iter(self._pending))
-            tag = self._pending.pop(future)
-            error = future.exception()
-            out.append((tag, error if error is not None else future.result()))
-        return out
-
-    def drain(self):
-        while self._pending:
-            yield from self.ready(wait=True)
-
-    def close(self) -> None:
-        """Cancel the jobs not started; the one under way finishes (its call is not stored)."""
-        for future in self._pending:
-            future.cancel()
-        self._pending.clear()
-        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -421,17 +421,12 @@ class Run:
         for plan, answer in executor.drain():
             yield self._complete(plan, answer)
 
-    def _complete(self, plan: _Plan, answer: Transcribed | WorkerFailure | BaseException) -> CallOutcome:
+    def _complete(self, plan: _Plan, answer: Transcribed | WorkerFailure) -> CallOutcome:
         call = plan.call
         if isinstance(answer, WorkerFailure):
             if answer.model:
                 raise ModelError(answer.reason)
             return self._fail(call.file, call.call_id, answer.stage, answer.reason, call.agent_id, fingerprint=plan.sha)
-        if isinstance(answer, BaseException):  # raised on this process's transcription thread: stored as here
-            def raise_it():
-                raise answer
-
-            return self._guarded(call, plan.sha, "script", raise_it)
         return self._guarded(call, plan.sha, "script", lambda: self._finish(plan, answer))
 
     def _match(self, transcript: Transcript, script: Script, call: CallInfo):
@@ -686,14 +681,7 @@ class PreparedRun:
     def start(self, store: Store) -> Run:
         """Scan the drop folder (ManifestError when the manifest as a whole cannot be read), record the run."""
         folder = scan_drop_folder(self.drop_dir, name_pattern=self.options.name_pattern)
-        executor = self.executor
-        if executor is None and not self.options.transcription.recheck_model:
-            # a local run transcribes the next call on a thread while this one is matched and stored;
-            # a re-check matches as it transcribes, so it stays on the run's own thread
-            from .executors import ThreadExecutor
-
-            executor = ThreadExecutor(self.transcriber)
-        return Run(store, folder, self.scripts, self.options, transcriber=self.transcriber, executor=executor)
+        return Run(store, folder, self.scripts, self.options, transcriber=self.transcriber, executor=self.executor)
 
 
 def prepare_run(drop_dir: str | Path, scripts_dir: str | Path, options: RunOptions = RunOptions(),

@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import wave
 from pathlib import Path
 
@@ -138,48 +137,6 @@ def test_run_scores_every_call_and_stores_evidence(setup):
     assert calls["c-bad"]["script_id"] == "demo" and calls["c-bad"]["script_version"] == "1"
 
 
-def test_a_local_run_transcribes_the_next_call_while_it_stores_the_last(setup, monkeypatch):
-    """The next call's transcription runs on a thread of its own while the run matches and stores the
-    call before it (ThreadExecutor); results and failures are those of one call at a time."""
-    from qa_analyser import pipeline
-
-    drop, scripts, db = setup
-    shutil.copy(drop / "bad.wav", drop / "broken.wav")  # a third call that fails in transcription
-    with open(drop / "manifest.csv", "a") as f:
-        f.write("broken.wav,c-broken,a1,Tom,t1,demo,2026-11-02T11:00:00Z,agent-left\n")
-    second_started = threading.Event()
-    seen: list[tuple[str, str]] = []
-
-    class Watched(FakeTranscriber):
-        def transcribe(self, audio, layout, **kw):
-            name = Path(audio.path).name
-            seen.append((name, threading.current_thread().name))
-            if len(seen) == 2:
-                second_started.set()
-            if name == "broken.wav":
-                from qa_analyser.errors import TranscriptionError
-
-                raise TranscriptionError(f"{audio.path}: the recogniser failed")
-            return super().transcribe(audio, layout, **kw)
-
-    finish = pipeline.Run._finish
-    overlapped: list[bool] = []
-
-    def storing(self, plan, done):
-        if not overlapped:  # the first call is stored only once the second is being transcribed
-            overlapped.append(second_started.wait(timeout=10))
-        return finish(self, plan, done)
-
-    monkeypatch.setattr(pipeline.Run, "_finish", storing)
-    summary = run_drop_folder(drop, scripts, Store.open(db), transcriber=Watched())
-    assert overlapped == [True]
-    assert all(thread.startswith("qa-transcribe") for _, thread in seen) and len(seen) == 3
-    assert summary.counts == {"transcribed": 2, "failed": 1}
-    (failure,) = Store.open(db).failures()
-    assert failure["file"] == "broken.wav" and failure["stage"] == "transcribe"
-    assert set(export(db)) == {"c-bad", "c-good"}
-
-
 def test_second_run_does_no_work(setup):
     drop, scripts, db = setup
     run_drop_folder(drop, scripts, Store.open(db), transcriber=FakeTranscriber())
@@ -270,7 +227,7 @@ def test_interrupted_run_resumes_without_duplicates(setup):
 
 
 KILL_SCRIPT = """
-import os, signal, sqlite3, sys, time
+import os, signal, sys
 sys.path.insert(0, {tests!r})
 from test_pipeline import FakeTranscriber
 from qa_analyser.pipeline import run_drop_folder
@@ -279,14 +236,6 @@ from qa_analyser.store import Store
 class Killer(FakeTranscriber):
     def transcribe(self, audio, layout, **kw):
         if audio.path.endswith("good.wav"):
-            # a local run transcribes this call while it stores the one before: the kill lands once
-            # that one is stored, in the middle of this one
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                with sqlite3.connect({db!r}) as conn:
-                    if conn.execute("SELECT 1 FROM calls WHERE call_id = 'c-bad'").fetchone():
-                        break
-                time.sleep(0.02)
             os.kill(os.getpid(), signal.SIGKILL)
         return super().transcribe(audio, layout, **kw)
 
