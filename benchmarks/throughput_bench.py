@@ -3,7 +3,8 @@
 
 Usage:
     python benchmarks/throughput_bench.py [DROP_DIR] [--limit N] [--model tiny.en] [--device cpu]
-                                          [--batch-size N ...] [--clip-seconds S ...] [--order plain-first|pipeline-first]
+                                          [--batch-size N ...] [--clip-seconds S ...] [--repeat N]
+                                          [--order plain-first|pipeline-first]
 
 The plain loop is what a user would write: decode each file with faster-whisper's own decoder, then
 transcribe both channels (agent and customer) one after the other with beam 1, word timestamps on,
@@ -12,7 +13,9 @@ default voice-activity settings off, the model loaded once. The pipeline is `qa 
 calls, matching, scoring and storage. Each configuration is timed over the same files; model
 loading is excluded from both, and one untimed call first loads the matcher's models. Prints audio seconds per wall second for each and the ratio, and a
 per-stage profile of the pipeline (decode, speech detection + recognition, diarization, matching,
-storage) from timers wrapped around the pipeline's own functions.
+storage) from timers wrapped around the pipeline's own functions. `--repeat N` runs everything N
+times, the order reversed every other time, and reports totals: on a shared machine the speed of
+one pass moves by 20 % and more.
 
 Defaults to ../shared/eval/hvb/calls (stereo) with its scripts. On a machine shared with other
 work the absolute figures move; the ratio is measured in the same run, so it moves less.
@@ -134,6 +137,8 @@ def main() -> int:
                     help="pipeline batch sizes to time (0 = auto: sequential on CPU)")
     ap.add_argument("--clip-seconds", type=float, nargs="+", default=[DEFAULT_CLIP_S],
                     help="longest clips of packed speech to time (qa run --clip-seconds)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run everything this many times, the order reversed every other time; figures are totals")
     ap.add_argument("--order", choices=("plain-first", "pipeline-first"), default="plain-first")
     args = ap.parse_args()
 
@@ -148,7 +153,14 @@ def main() -> int:
         transcriber.load()
         plain_model = transcriber._model  # the same loaded model, so loading is not in either figure
 
-        results: list[tuple[str, float, float, dict]] = []
+        results: dict[str, list] = {}  # name → [audio s, wall s, stage totals]
+
+        def record(name: str, audio_s: float, wall: float, stages: dict) -> None:
+            got = results.setdefault(name, [0.0, 0.0, defaultdict(float)])
+            got[0] += audio_s
+            got[1] += wall
+            for label, seconds in stages.items():
+                got[2][label] += seconds
         # warm-up, untimed: the first call loads the sentence encoder and the parser, the first decode
         # allocates the model's buffers
         warm = tmp / "warm"
@@ -159,7 +171,7 @@ def main() -> int:
 
         def plain():
             audio_s, wall = plain_loop(files, plain_model)
-            results.append(("plain faster-whisper loop", audio_s, wall, {}))
+            record("plain faster-whisper loop", audio_s, wall, {})
 
         def ours():
             for size, clip_s in [(size, clip_s) for size in args.batch_size for clip_s in args.clip_seconds]:
@@ -170,16 +182,20 @@ def main() -> int:
                 tr._model_path = transcriber._model_path
                 tr.english_only = transcriber.english_only
                 tr.batch_size = tr._resolve_batch_size()
-                audio_s, wall, stages = run_pipeline(drop, scripts, topts, tr, tmp / f"bench-{size}-{clip_s:g}.db")
-                results.append((f"qa pipeline (batch {tr.batch_size}, clips {clip_s:g} s)", audio_s, wall, stages))
+                db = tmp / f"bench-{size}-{clip_s:g}-{time.monotonic_ns()}.db"
+                audio_s, wall, stages = run_pipeline(drop, scripts, topts, tr, db)
+                record(f"qa pipeline (batch {tr.batch_size}, clips {clip_s:g} s)", audio_s, wall, stages)
 
-        for step in ((plain, ours) if args.order == "plain-first" else (ours, plain)):
-            step()
+        for n in range(args.repeat):
+            first_plain = (args.order == "plain-first") == (n % 2 == 0)
+            for step in ((plain, ours) if first_plain else (ours, plain)):
+                step()
 
         print(f"{len(files)} recordings from {source}, model {args.model} on {transcriber.device} "
               f"({transcriber.compute_type})")
-        plain_speed = next(a / w for name, a, w, _ in results if name.startswith("plain"))
-        for name, audio_s, wall, stages in results:
+        print(f"{args.repeat} repetition(s); figures are totals over them")
+        plain_speed = next(a / w for name, (a, w, _) in results.items() if name.startswith("plain"))
+        for name, (audio_s, wall, stages) in results.items():
             speed = audio_s / wall
             ratio = "" if name.startswith("plain") else f"  ratio {speed / plain_speed:.2f}"
             print(f"{name:<32} {audio_s:7.1f} s audio in {wall:6.1f} s: {speed:5.1f}x real time{ratio}")

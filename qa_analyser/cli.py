@@ -318,7 +318,7 @@ def run(
         "0 = auto: one at a time on CPU, sized from free GPU memory on CUDA."))] = 0,
     clip_seconds: Annotated[float, typer.Option(help=(
         "Longest clip of packed speech (seconds, 5-28): longer clips fill more of each 30 s window "
-        "Whisper decodes, so fewer windows are decoded (28: about 25% faster on CPU), and the "
+        "Whisper decodes, so fewer windows are decoded (28: a few per cent faster on CPU), and the "
         "transcripts differ (docs/asr.md)."))] = DEFAULT_CLIP_S,
     language: Annotated[Optional[str], typer.Option(help="Language code of the calls (default: the "
                                                          "model's; English for tiny.en).")] = None,
