@@ -77,7 +77,7 @@ def _fingerprint() -> str:
     return matcher_fingerprint(include_combiner=False)
 
 
-def load_set(set_dir: Path, db_dir: Path, model: str) -> list[CallCase]:
+def load_set(set_dir: Path, db_dir: Path, model: str, run_options: list[str] = ()) -> list[CallCase]:
     from qa_analyser.store import Store
 
     db = db_dir / f"{set_dir.name}.db"
@@ -87,7 +87,8 @@ def load_set(set_dir: Path, db_dir: Path, model: str) -> list[CallCase]:
     if not db.exists():
         print(f"transcribing {set_dir.name} into {db} ...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "qa_analyser", "-q", "run", str(set_dir / "calls"), "--scripts",
-                        str(set_dir / "scripts"), "--db", str(db), "--model", model], cwd=ROOT, check=False)
+                        str(set_dir / "scripts"), "--db", str(db), "--model", model, *run_options], cwd=ROOT,
+                       check=False)
     from qa_analyser.scripts import load_scripts
 
     scripts = load_scripts(set_dir / "scripts").scripts
@@ -398,12 +399,15 @@ def main() -> int:
     ap.add_argument("sets", nargs="*", type=Path, default=DEFAULT_SETS)
     ap.add_argument("--db-dir", type=Path, default=ROOT / ".eval-cache")
     ap.add_argument("--model", default="tiny.en")
+    ap.add_argument("--run-option", action="append", default=[],
+                    help="extra `qa run` option for the transcription, e.g. --run-option=--clip-seconds=28 "
+                         "(repeatable; use a --db-dir of its own: a set is transcribed once per folder)")
     ap.add_argument("--write", action="store_true", help="write qa_analyser/match/combiner.json (fit on all sets)")
     ap.add_argument("--check", type=Path, action="append", default=[], help="a set only judged, never fitted on")
     ap.add_argument("--json", type=Path, help="write all figures here")
     args = ap.parse_args()
     args.db_dir.mkdir(parents=True, exist_ok=True)
-    cases = [c for s in args.sets for c in load_set(s.resolve(), args.db_dir, args.model)]
+    cases = [c for s in args.sets for c in load_set(s.resolve(), args.db_dir, args.model, args.run_option)]
     scripts = sorted({c.script_id for c in cases})
     print(f"{len(cases)} calls, scripts: {', '.join(scripts)}", file=sys.stderr)
     out: dict = {"sets": [s.name for s in args.sets], "scripts": scripts}
@@ -425,7 +429,7 @@ def main() -> int:
     print("== in-sample (fitted on all of them)")
     report("in-sample", [judge(c, full) for c in cases], cases, out)
     for check in args.check:
-        held_cases = load_set(check.resolve(), args.db_dir, args.model)
+        held_cases = load_set(check.resolve(), args.db_dir, args.model, args.run_option)
         print(f"== {check.name}: never fitted on")
         report(check.name, [judge(c, full) for c in held_cases], held_cases, out)
     print("== per form (LOSO, stereo): " + ", ".join(f"{f} {v['correct']}/{v['n']}"
