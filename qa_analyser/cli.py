@@ -374,7 +374,8 @@ def run(
 
     options = RunOptions(
         transcription=TranscriptionOptions(model=model, device=device.value, compute_type=compute_type,
-                                           beam_size=beam_size, batch_size=batch_size, clip_s=clip_seconds, language=language,
+                                           beam_size=beam_size, batch_size=batch_size, clip_s=clip_seconds,
+                                           language=language,
                                            speech_detection=speech_detection.value,
                                            recheck_model=recheck_model),
         match=_match_options(met_threshold, partial_threshold, verbatim_threshold, trigger_threshold,

@@ -130,7 +130,8 @@ def test_a_pause_ends_a_number_two_answers_are_two_values():
     def timed(start: float, text: str) -> list[tuple[str, float, float]]:
         return [(w, start + 0.35 * k, start + 0.35 * k + 0.3) for k, w in enumerate(text.split())]
 
-    agent = timed(15.6, "and the three digit security code on the back?") + timed(20.4, "what's the expiry date on the card?")
+    agent = (timed(15.6, "and the three digit security code on the back?")
+             + timed(20.4, "what's the expiry date on the card?"))
     customer = timed(23.0, "02 -31.") + timed(27.5, "1 -1 -7.")
     every = sorted(agent + customer, key=lambda w: w[1])
     found = find_in_words([w for w, _, _ in customer], [(a, b) for _, a, b in customer],

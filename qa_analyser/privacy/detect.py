@@ -212,12 +212,12 @@ def iban_ok(iban: str) -> bool:
 
 # --------------------------------------------------------------------------- context
 
-_CARD_CUES = ("card", "visa", "mastercard", "amex", "american express", "debit", "credit", "long number",
-              "sixteen digit", "16 digit", "card number", "payment", "pay", "paying")
 # a request for the card's number itself (narrower than _CARD_CUES, which any talk of paying meets)
 _CARD_NUMBER_CUES = ("long number", "card number", "number on the card", "number on your card", "numbers on the card",
                      "numbers on your card", "number on the front", "numbers on the front", "sixteen digit",
-                     "16 digit", "card details", "full number")
+                     "16 digit", "card details")
+_CARD_CUES = ("card", "visa", "mastercard", "amex", "american express", "debit", "credit", "payment", "pay",
+              "paying") + _CARD_NUMBER_CUES
 _CVV_CUES = ("security code", "security number", "cvv", "cvc", "csc", "cv2", "three digit", "3 digit",
              "four digit code", "back of the card", "back of your card", "three numbers on the back",
              "c v v", "cvv2", "seemingly", "cme")  # the last two: what tiny.en makes of "the CVV"
